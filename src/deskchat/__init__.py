@@ -1,0 +1,3 @@
+"""deskchat: live chat for IT service desks."""
+
+__version__ = "0.1.0"

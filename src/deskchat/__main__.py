@@ -1,0 +1,5 @@
+"""Allow ``python -m deskchat``."""
+
+from deskchat.cli import app
+
+app()

@@ -1,0 +1,77 @@
+"""Settings, read once from ``DESKCHAT_*`` environment variables (and ``.env``) and passed in."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+import structlog
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+log = structlog.get_logger()
+
+
+class Settings(BaseSettings):
+    """Every setting of a deskchat server; see the README for each one."""
+
+    model_config = SettingsConfigDict(env_prefix="DESKCHAT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str = ""
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    admin_email: str | None = None
+    admin_password: str | None = None
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "info"
+    rate_limit_enabled: bool = True
+    rate_limit_new_chats_per_minute: int = 60
+    rate_limit_messages_per_10s: int = 20
+    rate_limit_failed_logins_per_15min: int = 10
+    sweep_interval_seconds: float = 1.0
+    presence_ttl_seconds: float = 45.0
+    ws_ping_interval_seconds: float = 20.0
+    ws_send_queue_size: int = 1000
+    cookie_secure: bool = False
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    def resolved(self) -> Settings:
+        """Fill the defaults that depend on the data dir: database file and secret key."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        updates: dict[str, object] = {}
+        if not self.database_url:
+            updates["database_url"] = f"sqlite+aiosqlite:///{(self.data_dir / 'deskchat.sqlite3').resolve()}"
+        if not self.secret_key:
+            updates["secret_key"] = _stored_secret(self.data_dir)
+        return self.model_copy(update=updates) if updates else self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is SQLite."""
+        return self.database_url.startswith("sqlite")
+
+
+def _stored_secret(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    log.warning("secret_key_generated", path=str(path), hint="set DESKCHAT_SECRET_KEY in production")
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment and resolve derived defaults."""
+    return Settings().resolved()

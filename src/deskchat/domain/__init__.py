@@ -1,0 +1,1 @@
+"""Pure rules of deskchat: no SQLAlchemy, FastAPI, asyncio or I/O."""

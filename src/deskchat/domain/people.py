@@ -1,0 +1,68 @@
+"""Who acts: technicians (and admins) with accounts, requesters known by a visitor token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    TECHNICIAN = "technician"
+    ADMIN = "admin"
+
+
+class Status(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class Requester:
+    """An end user; one is made per visitor token."""
+
+    id: int
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Technician:
+    """A help-desk technician or admin."""
+
+    id: int
+    name: str
+    email: str
+    role: Role
+    status: Status = Status.OFFLINE
+    group_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins may do everything a technician may, in every group."""
+        return self.role is Role.ADMIN
+
+    def in_group(self, group_id: int) -> bool:
+        """True if the technician belongs to the group."""
+        return group_id in self.group_ids
+
+
+Actor = Technician | Requester
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who wrote a message or note, as shown to readers."""
+
+    kind: str  # "requester" | "technician" | "system"
+    id: int | None
+    name: str
+
+    @staticmethod
+    def of(actor: Actor) -> Author:
+        """The author record of an actor."""
+        kind = "technician" if isinstance(actor, Technician) else "requester"
+        return Author(kind, actor.id, actor.name)
+
+
+SYSTEM = Author("system", None, "System")

@@ -1,0 +1,104 @@
+"""Incident requests (tickets) and their notes, and the texts made from a chat."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from deskchat.domain.chat import SUBJECT_MAX, Chat
+from deskchat.domain.errors import ValidationFailed
+from deskchat.domain.people import Author
+
+NOTE_MAX = 10_000
+
+
+class RequestStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class RequestSource(StrEnum):
+    LIVE_CHAT = "live_chat"
+    MISSED_CHAT = "missed_chat"
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """A message as the transcript needs it."""
+
+    created_at: datetime
+    author: Author
+    body: str
+    is_system: bool
+
+
+def check_note(body: str) -> str:
+    """A note holds 1 to 10,000 characters and is not blank."""
+    if not body.strip():
+        raise ValidationFailed("The note is empty.", errors={"body": "must not be empty"})
+    if len(body) > NOTE_MAX:
+        raise ValidationFailed("The note is too long.", errors={"body": f"at most {NOTE_MAX} characters"})
+    return body
+
+
+def check_subject(subject: str) -> str:
+    """A request subject holds 1 to 200 characters."""
+    if not subject.strip():
+        raise ValidationFailed("The subject is empty.", errors={"subject": "must not be empty"})
+    if len(subject) > SUBJECT_MAX:
+        raise ValidationFailed("The subject is too long.", errors={"subject": f"at most {SUBJECT_MAX}"})
+    return subject.strip()
+
+
+def format_transcript(entries: Iterable[TimelineEntry]) -> str:
+    """The whole conversation as text: time, author and words, system events in words."""
+    lines = []
+    for entry in entries:
+        stamp = entry.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        if entry.is_system:
+            lines.append(f"[{stamp}] * {entry.body}")
+        else:
+            lines.append(f"[{stamp}] {entry.author.name} ({entry.author.kind}): {entry.body}")
+    return "\n".join(lines)
+
+
+def requester_line(chat: Chat) -> str:
+    """Who asked, as a line of a description."""
+    return f"Requester: {chat.requester.name} <{chat.requester.email}>"
+
+
+def converted_description(chat: Chat) -> str:
+    """Description of a request converted mid-chat: names the chat and requester, no chat text."""
+    return "\n".join([
+        f"Created from live chat #{chat.id} while the conversation was in progress.",
+        requester_line(chat),
+        "The conversation is not copied here; it is added as a note when the chat ends.",
+    ])
+
+
+def added_description(chat: Chat, entries: Iterable[TimelineEntry]) -> str:
+    """Description of a request added after the chat ended: the whole transcript."""
+    return "\n".join([
+        f"Transcript of live chat #{chat.id}.", requester_line(chat), "", format_transcript(entries),
+    ])
+
+
+def missed_subject(chat: Chat) -> str:
+    """Subject of a missed-chat request."""
+    return f"Missed chat: {chat.subject}"[:SUBJECT_MAX]
+
+
+def missed_description(chat: Chat, requester_texts: Iterable[str]) -> str:
+    """Description of a missed-chat request: what the requester wrote while waiting."""
+    return "\n".join([
+        f"Nobody picked up live chat #{chat.id} in time.", requester_line(chat), "",
+        "The requester wrote:", *requester_texts,
+    ])
+
+
+def default_subject(chat: Chat) -> str:
+    """The subject of a request made of a chat, unless the technician gives one."""
+    return chat.subject

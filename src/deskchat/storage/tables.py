@@ -1,0 +1,195 @@
+"""The schema, in SQLAlchemy Core; Alembic migrations are made from it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is not None and dialect.name == "sqlite":
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _created() -> Column[datetime]:
+    return Column("created_at", UTCDateTime(), nullable=False)
+
+
+technicians = Table(
+    "technicians", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    _created(),
+)
+
+groups = Table(
+    "groups", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("description", Text, nullable=False),
+    _created(),
+)
+
+group_members = Table(
+    "group_members", metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("technician_id", ForeignKey("technicians.id", ondelete="CASCADE"), primary_key=True,
+           index=True),
+)
+
+requesters = Table(
+    "requesters", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(254), nullable=False),
+    _created(),
+)
+
+tokens = Table(
+    "tokens", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("technician_id", ForeignKey("technicians.id", ondelete="CASCADE"), nullable=True),
+    Column("requester_id", ForeignKey("requesters.id", ondelete="CASCADE"), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    _created(),
+)
+
+chats = Table(
+    "chats", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("group_id", ForeignKey("groups.id"), nullable=False, index=True),
+    Column("subject", String(200), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("requester_id", ForeignKey("requesters.id"), nullable=False, index=True),
+    Column("owner_id", ForeignKey("technicians.id"), nullable=True),
+    Column("request_id", Integer, nullable=True),
+    Column("last_seq", Integer, nullable=False, default=0),
+    Column("missed_due_at", UTCDateTime(), nullable=True),
+    _created(),
+    Column("picked_up_at", UTCDateTime(), nullable=True),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Index("ix_chats_state_missed_due_at", "state", "missed_due_at"),
+)
+
+chat_participants = Table(
+    "chat_participants", metadata,
+    Column("chat_id", ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True),
+    Column("technician_id", ForeignKey("technicians.id", ondelete="CASCADE"), primary_key=True,
+           index=True),
+    Column("joined_at", UTCDateTime(), nullable=False),
+    Column("left_at", UTCDateTime(), nullable=True),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("chat_id", ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("event", String(20), nullable=True),
+    Column("author_kind", String(12), nullable=False),
+    Column("author_id", Integer, nullable=True),
+    Column("author_name", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("client_msg_id", String(100), nullable=True),
+    _created(),
+    UniqueConstraint("chat_id", "seq", name="uq_messages_chat_id_seq"),
+    UniqueConstraint("chat_id", "client_msg_id", name="uq_messages_chat_id_client_msg_id"),
+)
+
+requests = Table(
+    "requests", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subject", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("requester_id", ForeignKey("requesters.id"), nullable=False),
+    Column("group_id", ForeignKey("groups.id", ondelete="SET NULL"), nullable=True, index=True),
+    Column("technician_id", ForeignKey("technicians.id", ondelete="SET NULL"), nullable=True,
+           index=True),
+    Column("chat_id", ForeignKey("chats.id", ondelete="SET NULL"), nullable=True, unique=True),
+    _created(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+notes = Table(
+    "notes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("request_id", ForeignKey("requests.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("author_kind", String(12), nullable=False),
+    Column("author_id", Integer, nullable=True),
+    Column("author_name", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    _created(),
+)
+
+canned_messages = Table(
+    "canned_messages", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("shortcut", String(50), nullable=True),
+    Column("category", String(100), nullable=False),
+    Column("scope", String(10), nullable=False),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), nullable=True),
+    Column("owner_id", ForeignKey("technicians.id", ondelete="CASCADE"), nullable=True),
+    _created(),
+)
+
+settings = Table(
+    "settings", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("missed_chat_conversion", Boolean, nullable=False),
+    Column("missed_chat_timeout_seconds", Integer, nullable=False),
+)
+
+presence = Table(
+    "presence", metadata,
+    Column("process_id", String(64), primary_key=True),
+    Column("technician_id", ForeignKey("technicians.id", ondelete="CASCADE"), primary_key=True,
+           index=True),
+    Column("sockets", Integer, nullable=False),
+    Column("seen_at", UTCDateTime(), nullable=False),
+)
