@@ -1,0 +1,338 @@
+// Admin pages (/admin): groups, technicians, canned messages, settings.
+import { createApi, fetchAll, query } from "./lib/api.js";
+import { signIn } from "./lib/auth.js";
+import { byId, createNotifier, el, linkify, replaceChildren } from "./lib/dom.js";
+
+const api = createApi();
+const notify = createNotifier(byId("notice"));
+const SECTIONS = ["groups", "technicians", "canned", "settings"];
+const data = { groups: [], techs: [], canned: [], me: null };
+const editing = { group: null, tech: null, canned: null };
+
+const groupName = (id) => data.groups.find((g) => g.id === id)?.name || `Group ${id}`;
+
+function showSection() {
+  const wanted = location.hash.slice(1);
+  const name = SECTIONS.includes(wanted) ? wanted : "groups";
+  for (const section of SECTIONS) byId(`section-${section}`).hidden = section !== name;
+  for (const link of document.querySelectorAll(".admin__nav a")) {
+    if (link.dataset.section === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+function actionButton(label, name, handler, extra = "") {
+  const button = el("button", { type: "button", className: `small ${extra}`, "aria-label": `${label} ${name}` }, label);
+  button.addEventListener("click", handler);
+  return button;
+}
+
+async function guarded(work, success) {
+  try {
+    await work();
+    if (success) notify(success, { kind: "ok" });
+    return true;
+  } catch (err) {
+    const fields = err.problem?.errors ? ` (${Object.entries(err.problem.errors).map(([k, v]) => `${k}: ${v}`).join("; ")})` : "";
+    notify(err.message + fields);
+    return false;
+  }
+}
+
+// ---- groups ----
+
+async function loadGroups() {
+  data.groups = await fetchAll(api, "/groups");
+  const rows = data.groups.map((g) =>
+    el(
+      "tr",
+      {},
+      el("td", { className: "strong" }, g.name),
+      el("td", {}, g.description || ""),
+      el("td", {}, String(g.online_technicians ?? 0)),
+      el(
+        "td",
+        { className: "row-actions" },
+        actionButton("Edit", g.name, () => editGroup(g)),
+        actionButton("Delete", g.name, () => deleteGroup(g), "danger-outline"),
+      ),
+    ),
+  );
+  replaceChildren(byId("groups-rows"), rows.length ? rows : emptyRow(4, "No groups yet."));
+  fillGroupChoices();
+}
+
+function emptyRow(span, text) {
+  return el("tr", {}, el("td", { colSpan: span, className: "empty" }, text));
+}
+
+function editGroup(group) {
+  editing.group = group;
+  byId("group-form-title").textContent = `Edit group “${group.name}”`;
+  byId("group-name").value = group.name;
+  byId("group-description").value = group.description || "";
+  byId("group-submit").textContent = "Save Group";
+  byId("group-cancel").hidden = false;
+  byId("group-name").focus();
+}
+
+function resetGroupForm() {
+  editing.group = null;
+  byId("group-form").reset();
+  byId("group-form-title").textContent = "Add a group";
+  byId("group-submit").textContent = "Add Group";
+  byId("group-cancel").hidden = true;
+}
+
+async function saveGroup(event) {
+  event.preventDefault();
+  const body = { name: byId("group-name").value.trim(), description: byId("group-description").value.trim() };
+  const group = editing.group;
+  const ok = await guarded(
+    () => (group ? api.patch(`/groups/${group.id}`, body) : api.post("/groups", body)),
+    group ? "Group saved." : "Group added.",
+  );
+  if (ok) {
+    resetGroupForm();
+    await loadGroups();
+  }
+}
+
+async function deleteGroup(group) {
+  if (!window.confirm(`Delete the group “${group.name}”?`)) return;
+  if (await guarded(() => api.del(`/groups/${group.id}`), "Group deleted.")) await loadGroups();
+}
+
+// ---- technicians ----
+
+async function loadTechs() {
+  data.techs = await fetchAll(api, "/technicians");
+  const rows = data.techs.map((t) =>
+    el(
+      "tr",
+      {},
+      el("td", { className: "strong" }, t.name),
+      el("td", {}, t.email),
+      el("td", {}, t.role === "admin" ? "Admin" : "Technician"),
+      el("td", {}, (t.group_ids || []).map(groupName).join(", ") || "—"),
+      el("td", {}, el("span", { className: `pill pill--${t.online ? "active" : "plain"}` }, t.online ? "Online" : t.status)),
+      el("td", { className: "row-actions" }, actionButton("Edit", t.name, () => editTech(t))),
+    ),
+  );
+  replaceChildren(byId("techs-rows"), rows.length ? rows : emptyRow(6, "No technicians yet."));
+}
+
+function fillGroupChoices() {
+  const checked = new Set(checkedGroups());
+  replaceChildren(
+    byId("tech-groups"),
+    data.groups.length
+      ? data.groups.map((g) =>
+          el(
+            "label",
+            { className: "check" },
+            el("input", { type: "checkbox", value: String(g.id), checked: checked.has(g.id) }),
+            g.name,
+          ),
+        )
+      : el("span", { className: "muted small" }, "Create a group first."),
+  );
+  const chosen = byId("canned-group").value;
+  replaceChildren(byId("canned-group"), data.groups.map((g) => el("option", { value: String(g.id) }, g.name)));
+  if (chosen) byId("canned-group").value = chosen;
+}
+
+function checkedGroups() {
+  return [...byId("tech-groups").querySelectorAll("input:checked")].map((i) => Number(i.value));
+}
+
+function editTech(tech) {
+  editing.tech = tech;
+  byId("tech-form-title").textContent = `Edit ${tech.name}`;
+  byId("tech-name").value = tech.name;
+  byId("tech-email").value = tech.email;
+  byId("tech-password").value = "";
+  byId("tech-role").value = tech.role;
+  for (const input of byId("tech-groups").querySelectorAll("input")) {
+    input.checked = (tech.group_ids || []).includes(Number(input.value));
+  }
+  byId("tech-submit").textContent = "Save Technician";
+  byId("tech-cancel").hidden = false;
+  byId("tech-name").focus();
+}
+
+function resetTechForm() {
+  editing.tech = null;
+  byId("tech-form").reset();
+  byId("tech-form-title").textContent = "Add a technician";
+  byId("tech-submit").textContent = "Add Technician";
+  byId("tech-cancel").hidden = true;
+}
+
+async function saveTech(event) {
+  event.preventDefault();
+  const body = {
+    name: byId("tech-name").value.trim(),
+    email: byId("tech-email").value.trim(),
+    role: byId("tech-role").value,
+    group_ids: checkedGroups(),
+  };
+  const password = byId("tech-password").value;
+  if (password) body.password = password;
+  const tech = editing.tech;
+  if (!tech && !password) {
+    notify("A new technician needs a password.");
+    byId("tech-password").focus();
+    return;
+  }
+  const ok = await guarded(
+    () => (tech ? api.patch(`/technicians/${tech.id}`, body) : api.post("/technicians", body)),
+    tech ? "Technician saved." : "Technician added.",
+  );
+  if (ok) {
+    resetTechForm();
+    await loadTechs();
+  }
+}
+
+// ---- canned messages ----
+
+async function loadCanned() {
+  const params = { q: byId("canned-filter-q").value.trim(), category: byId("canned-filter-category").value };
+  data.canned = await fetchAll(api, "/canned-messages", params);
+  const rows = data.canned.map((c) =>
+    el(
+      "tr",
+      {},
+      el("td", { className: "strong" }, c.title),
+      el("td", {}, c.shortcut ? el("code", {}, `/${c.shortcut}`) : "—"),
+      el("td", {}, c.category || "—"),
+      el("td", {}, c.scope === "group" ? `Group: ${groupName(c.group_id)}` : c.scope),
+      el("td", { className: "cell-text" }, linkify(c.body)),
+      el(
+        "td",
+        { className: "row-actions" },
+        actionButton("Edit", c.title, () => editCanned(c)),
+        actionButton("Delete", c.title, () => deleteCanned(c), "danger-outline"),
+      ),
+    ),
+  );
+  replaceChildren(byId("canned-rows"), rows.length ? rows : emptyRow(6, "No canned messages."));
+  if (!params.q && !params.category) fillCategories();
+}
+
+function fillCategories() {
+  const categories = [...new Set(data.canned.map((c) => c.category).filter(Boolean))].sort();
+  const select = byId("canned-filter-category");
+  const chosen = select.value;
+  replaceChildren(select, el("option", { value: "" }, "All categories"), categories.map((c) => el("option", { value: c }, c)));
+  select.value = chosen;
+  replaceChildren(byId("canned-categories"), categories.map((c) => el("option", { value: c })));
+}
+
+function scopeChanged() {
+  byId("canned-group-field").hidden = byId("canned-scope").value !== "group";
+}
+
+function editCanned(item) {
+  editing.canned = item;
+  byId("canned-form-title").textContent = `Edit “${item.title}”`;
+  byId("canned-title-field").value = item.title;
+  byId("canned-shortcut").value = item.shortcut || "";
+  byId("canned-body").value = item.body;
+  byId("canned-category-field").value = item.category || "";
+  byId("canned-scope").value = item.scope;
+  if (item.group_id) byId("canned-group").value = String(item.group_id);
+  scopeChanged();
+  byId("canned-submit").textContent = "Save Canned Message";
+  byId("canned-cancel").hidden = false;
+  byId("canned-title-field").focus();
+}
+
+function resetCannedForm() {
+  editing.canned = null;
+  byId("canned-form").reset();
+  scopeChanged();
+  byId("canned-form-title").textContent = "Add a canned message";
+  byId("canned-submit").textContent = "Add Canned Message";
+  byId("canned-cancel").hidden = true;
+}
+
+async function saveCanned(event) {
+  event.preventDefault();
+  const scope = byId("canned-scope").value;
+  const body = {
+    title: byId("canned-title-field").value.trim(),
+    body: byId("canned-body").value,
+    shortcut: byId("canned-shortcut").value.trim() || null,
+    category: byId("canned-category-field").value.trim() || null,
+    scope,
+    group_id: scope === "group" ? Number(byId("canned-group").value) || null : null,
+  };
+  const item = editing.canned;
+  const ok = await guarded(
+    () => (item ? api.patch(`/canned-messages/${item.id}`, body) : api.post("/canned-messages", body)),
+    item ? "Canned message saved." : "Canned message added.",
+  );
+  if (ok) {
+    resetCannedForm();
+    await loadCanned();
+  }
+}
+
+async function deleteCanned(item) {
+  if (!window.confirm(`Delete the canned message “${item.title}”?`)) return;
+  if (await guarded(() => api.del(`/canned-messages/${item.id}`), "Canned message deleted.")) await loadCanned();
+}
+
+// ---- settings ----
+
+async function loadSettings() {
+  const settings = await api.get("/settings");
+  byId("missed-conversion").checked = Boolean(settings.missed_chat_conversion);
+  byId("missed-timeout").value = String(settings.missed_chat_timeout_seconds);
+}
+
+async function saveSettings(event) {
+  event.preventDefault();
+  const body = {
+    missed_chat_conversion: byId("missed-conversion").checked,
+    missed_chat_timeout_seconds: Number(byId("missed-timeout").value),
+  };
+  await guarded(() => api.patch("/settings", body), "Settings saved.");
+}
+
+// ---- boot ----
+
+function bind() {
+  window.addEventListener("hashchange", showSection);
+  byId("group-form").addEventListener("submit", saveGroup);
+  byId("group-cancel").addEventListener("click", resetGroupForm);
+  byId("tech-form").addEventListener("submit", saveTech);
+  byId("tech-cancel").addEventListener("click", resetTechForm);
+  byId("canned-form").addEventListener("submit", saveCanned);
+  byId("canned-cancel").addEventListener("click", resetCannedForm);
+  byId("canned-scope").addEventListener("change", scopeChanged);
+  byId("canned-filter-category").addEventListener("change", () => guarded(loadCanned));
+  let timer;
+  byId("canned-filter-q").addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => guarded(loadCanned), 200);
+  });
+  byId("settings-form").addEventListener("submit", saveSettings);
+}
+
+async function boot() {
+  data.me = await signIn(api);
+  if (data.me.role !== "admin") {
+    byId("not-admin").hidden = false;
+    return;
+  }
+  byId("admin-body").hidden = false;
+  bind();
+  showSection();
+  await guarded(loadGroups);
+  await Promise.all([guarded(loadTechs), guarded(loadCanned), guarded(loadSettings)]);
+}
+
+boot();

@@ -1,0 +1,599 @@
+// Technician console (/console): alerts, several chats, composer, actions and the side panel.
+import { Alerts } from "./console/alerts.js";
+import { ChatActions } from "./console/actions.js";
+import { Canned } from "./console/canned.js";
+import { Details } from "./console/details.js";
+import { createApi, fetchAll, fetchMessagesAfter, query } from "./lib/api.js";
+import { signIn } from "./lib/auth.js";
+import { byId, createNotifier, el, formatTime, randomId, replaceChildren } from "./lib/dom.js";
+import { isOwn, renderMessage } from "./lib/messages.js";
+import { SeqTimeline } from "./lib/timeline.js";
+import { LiveSocket } from "./lib/ws.js";
+
+const TYPING_EVERY_MS = 2500;
+const TYPING_SHOWN_MS = 4000;
+const ACK_TIMEOUT_MS = 8000;
+const STATUS_LABELS = { online: "Online", away: "Away", offline: "Offline" };
+
+const api = createApi();
+const notify = createNotifier(byId("notice"));
+const state = {
+  me: null,
+  socket: null,
+  chats: new Map(),
+  loading: new Map(),
+  selectedId: null,
+  techs: new Map(),
+  groups: new Map(),
+  pending: new Map(),
+  lastTypingSent: 0,
+};
+const ui = {
+  status: byId("status"),
+  statusDot: byId("status-dot"),
+  statusHint: byId("status-hint"),
+  banner: byId("banner"),
+  myChats: byId("my-chats"),
+  endedChats: byId("ended-chats"),
+  endedTitle: byId("ended-title"),
+  mineEmpty: byId("mine-empty"),
+  noChat: byId("no-chat"),
+  pane: byId("chat-pane"),
+  title: byId("chat-title"),
+  subtitle: byId("chat-subtitle"),
+  stateNote: byId("state-note"),
+  host: byId("timeline-host"),
+  typing: byId("typing"),
+  composer: byId("composer"),
+  message: byId("message"),
+  send: byId("send"),
+  cannedOpen: byId("canned-open"),
+  convert: byId("convert"),
+  addRequest: byId("add-request"),
+  more: byId("more"),
+  endSession: byId("end-session"),
+};
+
+let alerts;
+let canned;
+let details;
+
+const groupName = (id) => state.groups.get(id)?.name || (id ? `Group ${id}` : "No group");
+const techName = (id) => state.techs.get(id)?.name || (id === state.me?.id ? state.me.name : `Technician ${id}`);
+const current = () => state.chats.get(state.selectedId) || null;
+const isParticipant = (chat) => (chat.participant_ids || []).includes(state.me.id);
+const isOpen = (chat) => chat.state === "active" && isParticipant(chat);
+
+// ---- reference data ----
+
+async function loadReference() {
+  try {
+    const [groups, techs] = await Promise.all([fetchAll(api, "/groups"), fetchAll(api, "/technicians")]);
+    state.groups = new Map(groups.map((g) => [g.id, g]));
+    state.techs = new Map(techs.map((t) => [t.id, t]));
+  } catch (err) {
+    notify(err.message);
+  }
+}
+
+// ---- chat views ----
+
+function addView(chat, { fill = true } = {}) {
+  const existing = state.chats.get(chat.id);
+  if (existing) {
+    applyChat(chat);
+    return existing;
+  }
+  const view = {
+    chat,
+    list: el("ol", { className: "timeline", role: "log", "aria-live": "polite", "aria-label": "Messages" }),
+    messages: [],
+    unread: 0,
+    notes: [],
+    request: null,
+    draft: "",
+    typing: "",
+    typingTimer: null,
+  };
+  view.timeline = new SeqTimeline({
+    fetchAfter: (seq) => fetchMessagesAfter(api, chat.id, seq),
+    onMessage: (message, { live }) => showMessage(view, message, live),
+  });
+  state.chats.set(chat.id, view);
+  if (fill) view.timeline.fill();
+  if (chat.request_id) details.loadRequest(view);
+  renderList();
+  return view;
+}
+
+/** A chat we do not hold yet (invited, transferred to us): fetch it once. */
+function ensureChat(chatId) {
+  if (state.chats.has(chatId)) return Promise.resolve(state.chats.get(chatId));
+  if (!state.loading.has(chatId)) {
+    const promise = api
+      .get(`/chats/${chatId}`)
+      .then((chat) => {
+        const known = state.chats.has(chatId);
+        const view = addView(chat);
+        if (!known && isOpen(chat)) joinedNotice(view);
+        return view;
+      })
+      .catch(() => null)
+      .finally(() => state.loading.delete(chatId));
+    state.loading.set(chatId, promise);
+  }
+  return state.loading.get(chatId);
+}
+
+function joinedNotice(view) {
+  notify(`You are now in the chat with ${view.chat.requester?.name || "a requester"}.`, { kind: "info" });
+  alerts.chime();
+  if (!state.selectedId) select(view.chat.id);
+}
+
+function showMessage(view, message, live) {
+  view.messages.push(message);
+  const selected = state.selectedId === view.chat.id;
+  const box = ui.host;
+  const nearBottom = selected && box.scrollHeight - box.scrollTop - box.clientHeight < 140;
+  view.list.append(renderMessage(message, { kind: "technician", id: state.me.id }));
+  const own = isOwn(message, { kind: "technician", id: state.me.id });
+  if (selected && (nearBottom || own || !live)) box.scrollTop = box.scrollHeight;
+  if (message.author?.kind !== "system" && !own) setTyping(view, "");
+  if (live && !own && (!selected || document.hidden)) {
+    view.unread += 1;
+    renderList();
+  }
+}
+
+/** A chat snapshot from a frame or an action's answer. */
+function applyChat(chat) {
+  if (chat.state === "waiting") alerts.add(chat);
+  else alerts.remove(chat.id);
+  const view = state.chats.get(chat.id);
+  if (!view) {
+    if (isOpen(chat)) ensureChat(chat.id);
+    return;
+  }
+  const previousRequest = view.chat.request_id;
+  view.chat = chat;
+  if (chat.request_id && chat.request_id !== previousRequest) details.loadRequest(view);
+  if (chat.state !== "active") setTyping(view, "");
+  renderList();
+  if (state.selectedId === chat.id) {
+    renderPane(view);
+    details.render(view);
+  }
+}
+
+// ---- list of my chats ----
+
+function renderList() {
+  const views = [...state.chats.values()];
+  const open = views.filter((v) => isOpen(v.chat)).sort((a, b) => b.chat.id - a.chat.id);
+  const closed = views.filter((v) => !isOpen(v.chat)).sort((a, b) => b.chat.id - a.chat.id);
+  replaceChildren(ui.myChats, open.map(listItem));
+  replaceChildren(ui.endedChats, closed.map(listItem));
+  ui.mineEmpty.hidden = open.length > 0;
+  ui.endedTitle.hidden = closed.length === 0;
+}
+
+function listItem(view) {
+  const chat = view.chat;
+  const selected = state.selectedId === chat.id;
+  const name = chat.requester?.name || `Chat ${chat.id}`;
+  const button = el(
+    "button",
+    { type: "button", className: "chat-item", "aria-current": selected ? "true" : null },
+    el(
+      "span",
+      { className: "chat-item__top" },
+      el("span", { className: "chat-item__name" }, name),
+      view.unread ? el("span", { className: "badge", "aria-label": `${view.unread} unread` }, String(view.unread)) : null,
+    ),
+    el("span", { className: "chat-item__subject" }, chat.subject || ""),
+    view.typing ? el("span", { className: "chat-item__typing" }, "typing…") : null,
+  );
+  button.addEventListener("click", () => select(chat.id));
+  const item = el("li", { className: selected ? "chat-list__item is-selected" : "chat-list__item" }, button);
+  if (!isOpen(chat)) {
+    const close = el("button", { type: "button", className: "ghost small chat-item__close", "aria-label": `Close chat with ${name}` }, "×");
+    close.addEventListener("click", () => closeView(chat.id));
+    item.append(close);
+  }
+  return item;
+}
+
+function closeView(chatId) {
+  state.chats.delete(chatId);
+  if (state.selectedId === chatId) {
+    state.selectedId = null;
+    showPane(null);
+  }
+  renderList();
+}
+
+// ---- the open chat ----
+
+function select(chatId) {
+  const previous = current();
+  if (previous) previous.draft = ui.message.value;
+  const view = state.chats.get(chatId);
+  if (!view) return;
+  state.selectedId = chatId;
+  view.unread = 0;
+  if (!view.timeline.loaded && !view.timeline.filling) view.timeline.fill();
+  showPane(view);
+  ui.host.replaceChildren(view.list);
+  ui.host.scrollTop = ui.host.scrollHeight;
+  ui.message.value = view.draft || "";
+  autoGrow();
+  renderList();
+  if (!ui.message.disabled) ui.message.focus();
+}
+
+function showPane(view) {
+  ui.noChat.hidden = Boolean(view);
+  ui.pane.hidden = !view;
+  if (view) renderPane(view);
+  details.render(view);
+}
+
+function renderPane(view) {
+  const chat = view.chat;
+  const open = isOpen(chat);
+  ui.title.textContent = chat.requester?.name || `Chat ${chat.id}`;
+  ui.subtitle.textContent = `${chat.subject || ""} · ${groupName(chat.group_id)}`;
+  ui.convert.hidden = !(open && !chat.request_id);
+  ui.addRequest.hidden = !(chat.state === "ended" && !chat.request_id);
+  ui.more.parentElement.hidden = !open;
+  ui.endSession.hidden = !open;
+  for (const node of [ui.message, ui.send, ui.cannedOpen]) node.disabled = !open;
+  ui.composer.classList.toggle("is-disabled", !open);
+  const note = stateNote(chat);
+  ui.stateNote.hidden = !note;
+  ui.stateNote.textContent = note;
+  ui.typing.textContent = view.typing;
+}
+
+function stateNote(chat) {
+  if (chat.state === "ended") {
+    const when = chat.ended_at ? ` at ${formatTime(chat.ended_at)}` : "";
+    return chat.request_id
+      ? `This chat ended${when}. It is recorded as request #${chat.request_id}.`
+      : `This chat ended${when}. Use Add as Request to keep it as an incident request.`;
+  }
+  if (chat.state === "missed") return `This chat was missed${chat.request_id ? ` and became request #${chat.request_id}` : ""}.`;
+  if (chat.state === "active" && !isParticipant(chat)) return "You are no longer in this chat.";
+  if (chat.state === "waiting") return "This chat is waiting to be picked up.";
+  return "";
+}
+
+function setTyping(view, text) {
+  clearTimeout(view.typingTimer);
+  const changed = view.typing !== text;
+  view.typing = text;
+  if (text) view.typingTimer = setTimeout(() => setTyping(view, ""), TYPING_SHOWN_MS);
+  if (state.selectedId === view.chat.id) ui.typing.textContent = text;
+  if (changed) renderList();
+}
+
+function moveSelection(step) {
+  const ids = [...ui.myChats.children, ...ui.endedChats.children]
+    .map((li) => li.querySelector(".chat-item"))
+    .filter(Boolean);
+  if (!ids.length) return;
+  const order = [...state.chats.values()]
+    .sort((a, b) => Number(isOpen(b.chat)) - Number(isOpen(a.chat)) || b.chat.id - a.chat.id)
+    .map((v) => v.chat.id);
+  const index = order.indexOf(state.selectedId);
+  const next = order[(index + step + order.length) % order.length];
+  if (next !== undefined) select(next);
+}
+
+// ---- actions ----
+
+async function pickUp(chat) {
+  try {
+    const picked = await api.post(`/chats/${chat.id}/pickup`);
+    alerts.remove(chat.id);
+    addView(picked);
+    select(picked.id);
+  } catch (err) {
+    notify(err.message);
+    if (err.type === "already_picked_up" || err.type === "invalid_state") alerts.remove(chat.id);
+  }
+}
+
+async function makeRequest() {
+  const view = current();
+  if (!view) return;
+  const buttons = [ui.convert, ui.addRequest];
+  buttons.forEach((b) => (b.disabled = true));
+  try {
+    const request = await api.post(`/chats/${view.chat.id}/request`, {});
+    view.request = request;
+    applyChat({ ...view.chat, request_id: request.id });
+    notify(`Request #${request.id} created.`, { kind: "ok" });
+  } catch (err) {
+    notify(err.message);
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
+  }
+}
+
+// ---- composer ----
+
+function sendMessage(event) {
+  event?.preventDefault();
+  const view = current();
+  const body = ui.message.value.trim();
+  if (!view || !body || !isOpen(view.chat)) return;
+  const clientMsgId = randomId();
+  state.pending.set(clientMsgId, { chatId: view.chat.id, body });
+  ui.message.value = "";
+  view.draft = "";
+  autoGrow();
+  const frame = { type: "send", chat_id: view.chat.id, body, client_msg_id: clientMsgId };
+  if (!state.socket?.send(frame)) sendRest(clientMsgId);
+  else setTimeout(() => sendRest(clientMsgId), ACK_TIMEOUT_MS);
+}
+
+/** REST fallback; safe to repeat because the server de-duplicates client_msg_id. */
+async function sendRest(clientMsgId) {
+  const pending = state.pending.get(clientMsgId);
+  if (!pending) return;
+  try {
+    const message = await api.post(`/chats/${pending.chatId}/messages`, {
+      body: pending.body,
+      client_msg_id: clientMsgId,
+    });
+    state.pending.delete(clientMsgId);
+    state.chats.get(pending.chatId)?.timeline.accept(message);
+  } catch (err) {
+    if (err.status === 0) return;
+    state.pending.delete(clientMsgId);
+    restoreDraft(pending);
+    notify(err.message);
+  }
+}
+
+function restoreDraft(pending) {
+  const view = state.chats.get(pending.chatId);
+  if (!view) return;
+  if (state.selectedId === pending.chatId && !ui.message.value) {
+    ui.message.value = pending.body;
+    autoGrow();
+  } else if (!view.draft) view.draft = pending.body;
+}
+
+function insertText(text, replaceFrom = -1) {
+  const ta = ui.message;
+  if (ta.disabled) return;
+  const end = ta.selectionEnd;
+  const start = replaceFrom >= 0 ? replaceFrom : ta.selectionStart;
+  ta.setRangeText(text, start, end, "end");
+  ta.focus();
+  autoGrow();
+  const view = current();
+  if (view) view.draft = ta.value;
+}
+
+function autoGrow() {
+  ui.message.style.height = "auto";
+  ui.message.style.height = `${Math.min(ui.message.scrollHeight + 2, 200)}px`;
+}
+
+function composerKeys(event) {
+  if (canned.handleKey(event)) return;
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    sendMessage();
+  }
+}
+
+function composerInput() {
+  autoGrow();
+  const view = current();
+  if (!view) return;
+  view.draft = ui.message.value;
+  const now = Date.now();
+  if (ui.message.value.trim() && !ui.message.value.startsWith("/") && now - state.lastTypingSent > TYPING_EVERY_MS) {
+    state.lastTypingSent = now;
+    state.socket?.send({ type: "typing", chat_id: view.chat.id });
+  }
+}
+
+// ---- status ----
+
+function showStatus(status) {
+  ui.status.value = status;
+  ui.statusDot.dataset.status = status;
+  const away = status !== "online";
+  ui.statusHint.hidden = !away;
+  ui.statusHint.textContent = away
+    ? `You are ${STATUS_LABELS[status] || status}: you will not be alerted about new chats.`
+    : "";
+}
+
+async function changeStatus() {
+  const status = ui.status.value;
+  if (status === "online") alerts.askPermission();
+  try {
+    const me = await api.put("/me/status", { status });
+    state.me = { ...state.me, ...me };
+    showStatus(state.me.status);
+    if (status === "online") refreshWaiting();
+  } catch (err) {
+    showStatus(state.me.status);
+    notify(err.message);
+  }
+}
+
+// ---- loading and live updates ----
+
+async function refreshWaiting() {
+  try {
+    const waiting = await fetchAll(api, "/chats", { state: "waiting" });
+    alerts.reconcile(waiting.filter((c) => c.state === "waiting"));
+  } catch (err) {
+    notify(err.message);
+  }
+}
+
+async function loadChats() {
+  try {
+    const [active, ended] = await Promise.all([
+      fetchAll(api, "/chats", { state: "active" }),
+      api.get(`/chats${query({ state: "ended", limit: 10 })}`).then((d) => d?.items || []),
+    ]);
+    for (const chat of ended) addView(chat, { fill: false });
+    for (const chat of active) addView(chat);
+  } catch (err) {
+    notify(err.message);
+  }
+  await refreshWaiting();
+}
+
+function onHello(me) {
+  if (me) {
+    state.me = { ...state.me, ...me };
+    showStatus(state.me.status);
+  }
+  const chats = {};
+  for (const view of state.chats.values()) {
+    if (view.timeline.loaded && view.chat.state === "active") chats[view.chat.id] = view.timeline.lastSeq;
+  }
+  if (Object.keys(chats).length) state.socket.send({ type: "resume", chats });
+  for (const clientMsgId of state.pending.keys()) sendRest(clientMsgId);
+  refreshWaiting();
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "alert":
+      alerts.add(frame.data, { fresh: true });
+      break;
+    case "alert_cleared":
+      alerts.remove(frame.chat_id);
+      break;
+    case "message": {
+      const view = state.chats.get(frame.chat_id);
+      if (view) view.timeline.accept(frame.data);
+      else ensureChat(frame.chat_id);
+      break;
+    }
+    case "chat":
+      applyChat(frame.data);
+      break;
+    case "note": {
+      const view = state.chats.get(frame.chat_id);
+      if (view) details.addLiveNote(view, frame.data);
+      break;
+    }
+    case "typing":
+      onTyping(frame);
+      break;
+    case "presence":
+      onPresence(frame.data || {});
+      break;
+    case "ack":
+      onAck(frame);
+      break;
+    case "error":
+      onError(frame);
+      break;
+    default:
+      break;
+  }
+}
+
+function onTyping(frame) {
+  const view = state.chats.get(frame.chat_id);
+  const author = frame.author || {};
+  if (!view || (author.kind === "technician" && author.id === state.me.id)) return;
+  setTyping(view, `${author.name || "Someone"} is typing…`);
+}
+
+function onPresence(data) {
+  const tech = state.techs.get(data.technician_id);
+  if (tech) Object.assign(tech, { status: data.status, online: data.online });
+  if (data.technician_id === state.me.id && data.status) {
+    state.me.status = data.status;
+    showStatus(data.status);
+  }
+}
+
+function onAck(frame) {
+  const pending = state.pending.get(frame.client_msg_id);
+  state.pending.delete(frame.client_msg_id);
+  const chatId = frame.message?.chat_id ?? pending?.chatId;
+  if (frame.message) state.chats.get(chatId)?.timeline.accept(frame.message);
+}
+
+function onError(frame) {
+  const problem = frame.error || {};
+  let text = problem.detail || problem.title || "Something went wrong.";
+  if (problem.type === "rate_limited" && problem.retry_after) text += ` Try again in ${problem.retry_after} s.`;
+  const pending = frame.client_msg_id ? state.pending.get(frame.client_msg_id) : null;
+  if (pending) {
+    state.pending.delete(frame.client_msg_id);
+    restoreDraft(pending);
+  }
+  notify(text);
+}
+
+function connect() {
+  state.socket = new LiveSocket({
+    onHello,
+    onFrame,
+    onStatus: (up) => {
+      ui.banner.hidden = up;
+    },
+    onFatal: () => {
+      notify("Your session has ended. Please log in again.", { timeout: 0 });
+      setTimeout(() => location.reload(), 2500);
+    },
+  }).start();
+}
+
+function bindUi() {
+  ui.status.addEventListener("change", changeStatus);
+  ui.composer.addEventListener("submit", sendMessage);
+  ui.message.addEventListener("keydown", composerKeys);
+  ui.message.addEventListener("input", composerInput);
+  ui.convert.addEventListener("click", makeRequest);
+  ui.addRequest.addEventListener("click", makeRequest);
+  document.addEventListener("keydown", (event) => {
+    if (event.altKey && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      event.preventDefault();
+      moveSelection(event.key === "ArrowDown" ? 1 : -1);
+    }
+  });
+  document.addEventListener("visibilitychange", () => {
+    const view = current();
+    if (!document.hidden && view && view.unread) {
+      view.unread = 0;
+      renderList();
+    }
+  });
+}
+
+async function boot() {
+  const me = await signIn(api);
+  state.me = me;
+  showStatus(me.status || "offline");
+  await loadReference();
+  alerts = new Alerts({ groupName, onPickUp: pickUp });
+  alerts.setupPermissionButton();
+  details = new Details({ api, current, groupName, techName, notify });
+  canned = new Canned({ api, chatId: () => current()?.chat.id, composer: ui.message, insert: insertText, notify });
+  new ChatActions({ api, me: () => state.me, current, applyChat, notify, groupName });
+  bindUi();
+  showPane(null);
+  await loadChats();
+  connect();
+  canned.loadAll();
+}
+
+boot();

@@ -1,0 +1,208 @@
+// Chat actions behind "More Actions" (invite, transfer) and "End Session".
+import { fetchAll } from "../lib/api.js";
+import { byId, el, replaceChildren } from "../lib/dom.js";
+
+export class ChatActions {
+  /** ctx: {api, me(), current() -> chat view, applyChat(chat), notify, groupName(id)} */
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.more = byId("more");
+    this.menu = byId("more-menu");
+    this.inviteDialog = byId("invite-dialog");
+    this.transferDialog = byId("transfer-dialog");
+    this.endDialog = byId("end-dialog");
+    for (const dialog of [this.inviteDialog, this.transferDialog, this.endDialog]) {
+      dialog.querySelector(".js-close").addEventListener("click", () => dialog.close());
+    }
+    this.bindMenu();
+    byId("invite-open").addEventListener("click", () => this.openInvite());
+    byId("transfer-open").addEventListener("click", () => this.openTransfer());
+    byId("invite-form").addEventListener("submit", (e) => this.invite(e));
+    byId("transfer-form").addEventListener("submit", (e) => this.transfer(e));
+    byId("end-session").addEventListener("click", () => this.endDialog.showModal());
+    byId("end-confirm").addEventListener("click", () => this.end());
+  }
+
+  // ---- menu ----
+
+  bindMenu() {
+    this.more.addEventListener("click", () => (this.menu.hidden ? this.openMenu() : this.closeMenu()));
+    this.more.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowDown") {
+        event.preventDefault();
+        this.openMenu();
+      }
+    });
+    this.menu.addEventListener("keydown", (event) => {
+      const items = [...this.menu.querySelectorAll("[role=menuitem]")];
+      const index = items.indexOf(document.activeElement);
+      if (event.key === "ArrowDown") items[(index + 1) % items.length].focus();
+      else if (event.key === "ArrowUp") items[(index - 1 + items.length) % items.length].focus();
+      else if (event.key === "Escape") {
+        this.closeMenu();
+        this.more.focus();
+      } else return;
+      event.preventDefault();
+    });
+    this.menu.addEventListener("click", () => this.closeMenu());
+    document.addEventListener("click", (event) => {
+      if (!this.menu.hidden && !event.target.closest(".menu-wrap")) this.closeMenu();
+    });
+  }
+
+  openMenu() {
+    this.menu.hidden = false;
+    this.more.setAttribute("aria-expanded", "true");
+    this.menu.querySelector("[role=menuitem]")?.focus();
+  }
+
+  closeMenu() {
+    this.menu.hidden = true;
+    this.more.setAttribute("aria-expanded", "false");
+  }
+
+  // ---- invite ----
+
+  async onlineTechnicians() {
+    const me = this.ctx.me();
+    const techs = await fetchAll(this.ctx.api, "/technicians", { online: "true" });
+    return techs.filter((t) => t.id !== me.id && t.online !== false);
+  }
+
+  async openInvite() {
+    const view = this.ctx.current();
+    if (!view) return;
+    const box = byId("invite-options");
+    replaceChildren(box, el("p", { className: "muted" }, "Loading…"));
+    this.inviteDialog.showModal();
+    let techs;
+    try {
+      techs = await this.onlineTechnicians();
+    } catch (err) {
+      replaceChildren(box, el("p", { className: "notice" }, err.message));
+      return;
+    }
+    const inChat = new Set(view.chat.participant_ids || []);
+    const eligible = techs.filter((t) => !inChat.has(t.id));
+    byId("invite-submit").disabled = !eligible.length;
+    if (!eligible.length) {
+      replaceChildren(box, el("p", { className: "empty" }, "No other technician is online right now."));
+      return;
+    }
+    replaceChildren(box, eligible.map((t) => this.choice("invite-tech", String(t.id), t)));
+    box.querySelector("input")?.focus();
+  }
+
+  choice(name, value, tech, groupId = null) {
+    const id = `${name}-${value.replace(":", "-")}`;
+    const groups = (tech.group_ids || []).map((g) => this.ctx.groupName(g)).join(", ");
+    const load = `${tech.active_chats || 0} active chat${tech.active_chats === 1 ? "" : "s"}`;
+    return el(
+      "div",
+      { className: "choice" },
+      el("input", { type: "radio", name, id, value }),
+      el(
+        "label",
+        { for: id },
+        el("span", { className: "choice__name" }, tech.name),
+        el("span", { className: "choice__meta muted small" }, groupId === null && groups ? `${groups} · ${load}` : load),
+      ),
+    );
+  }
+
+  async invite(event) {
+    event.preventDefault();
+    const view = this.ctx.current();
+    const picked = byId("invite-form").querySelector("input[name=invite-tech]:checked");
+    if (!view || !picked) {
+      this.ctx.notify("Choose a technician to invite.");
+      return;
+    }
+    try {
+      const chat = await this.ctx.api.post(`/chats/${view.chat.id}/invite`, { technician_id: Number(picked.value) });
+      this.inviteDialog.close();
+      this.ctx.applyChat(chat);
+      this.ctx.notify("Invitation sent.", { kind: "ok" });
+    } catch (err) {
+      this.ctx.notify(err.message);
+    }
+  }
+
+  // ---- transfer ----
+
+  async openTransfer() {
+    const view = this.ctx.current();
+    if (!view) return;
+    const box = byId("transfer-options");
+    replaceChildren(box, el("p", { className: "muted" }, "Loading…"));
+    this.transferDialog.showModal();
+    let techs;
+    let groups;
+    try {
+      [techs, groups] = await Promise.all([this.onlineTechnicians(), fetchAll(this.ctx.api, "/groups")]);
+    } catch (err) {
+      replaceChildren(box, el("p", { className: "notice" }, err.message));
+      return;
+    }
+    const sections = groups
+      .map((group) => {
+        const members = techs.filter((t) => (t.group_ids || []).includes(group.id));
+        if (!members.length) return null;
+        return el(
+          "fieldset",
+          { className: "choices__group" },
+          el("legend", {}, group.name),
+          members.map((t) => this.choice("transfer-target", `${t.id}:${group.id}`, t, group.id)),
+        );
+      })
+      .filter(Boolean);
+    byId("transfer-submit").disabled = !sections.length;
+    if (!sections.length) {
+      replaceChildren(box, el("p", { className: "empty" }, "No other technician is online right now."));
+      return;
+    }
+    replaceChildren(box, sections);
+    box.querySelector("input")?.focus();
+  }
+
+  async transfer(event) {
+    event.preventDefault();
+    const view = this.ctx.current();
+    const picked = byId("transfer-form").querySelector("input[name=transfer-target]:checked");
+    if (!view || !picked) {
+      this.ctx.notify("Choose a technician to transfer to.");
+      return;
+    }
+    const [technicianId, groupId] = picked.value.split(":").map(Number);
+    try {
+      const chat = await this.ctx.api.post(`/chats/${view.chat.id}/transfer`, {
+        technician_id: technicianId,
+        group_id: groupId,
+      });
+      this.transferDialog.close();
+      this.ctx.applyChat(chat);
+      this.ctx.notify("Chat transferred.", { kind: "ok" });
+    } catch (err) {
+      this.ctx.notify(err.message);
+    }
+  }
+
+  // ---- end ----
+
+  async end() {
+    const view = this.ctx.current();
+    if (!view) return;
+    const button = byId("end-confirm");
+    button.disabled = true;
+    try {
+      const chat = await this.ctx.api.post(`/chats/${view.chat.id}/end`);
+      this.endDialog.close();
+      this.ctx.applyChat(chat);
+    } catch (err) {
+      this.endDialog.close();
+      this.ctx.notify(err.message);
+    } finally {
+      button.disabled = false;
+    }
+  }
+}

@@ -1,0 +1,68 @@
+// Sign-in for the console, admin and requests pages (cookie session + CSRF header).
+import { byId, createNotifier } from "./dom.js";
+
+/**
+ * Resolve with the signed-in technician, showing the login form first if needed.
+ * The page must contain #login-view, #login-form, #login-email, #login-password,
+ * #login-notice, #app-view, #logout and #user-name.
+ */
+export function signIn(api) {
+  const loginView = byId("login-view");
+  const appView = byId("app-view");
+  const notify = createNotifier(byId("login-notice"));
+
+  byId("logout").addEventListener("click", async () => {
+    try {
+      await api.post("/auth/logout");
+    } finally {
+      location.reload();
+    }
+  });
+
+  const ready = (me) => {
+    // Drop the sign-in form so its Email/Password fields never clash with the page's own.
+    loginView.remove();
+    appView.hidden = false;
+    byId("user-name").textContent = me.name || me.email || "";
+    const adminLink = document.getElementById("admin-link");
+    if (adminLink) adminLink.hidden = me.role !== "admin";
+    return me;
+  };
+
+  return new Promise((resolve) => {
+    const form = byId("login-form");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      try {
+        const result = await api.post("/auth/login", {
+          email: byId("login-email").value.trim(),
+          password: byId("login-password").value,
+        });
+        notify("");
+        byId("login-password").value = "";
+        resolve(ready(result.technician || (await api.get("/me"))));
+      } catch (err) {
+        notify(err.status === 401 ? "Email or password is not correct." : err.message, { timeout: 0 });
+        byId("login-password").select();
+      } finally {
+        button.disabled = false;
+      }
+    });
+
+    api
+      .get("/me")
+      .then((me) => {
+        if (me && me.role) resolve(ready(me));
+        else showLogin();
+      })
+      .catch(() => showLogin());
+
+    function showLogin() {
+      appView.hidden = true;
+      loginView.hidden = false;
+      byId("login-email").focus();
+    }
+  });
+}

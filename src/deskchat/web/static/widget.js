@@ -1,0 +1,157 @@
+/*
+ * deskchat widget: <script src="https://deskchat.example/widget.js"></script>
+ * Adds a "Chat with us" launcher that opens the deskchat /chat page in an iframe.
+ * Styles are set from script so the host page needs no CSS; the chat itself (and the
+ * visitor token in its own localStorage) lives inside the iframe on the deskchat origin.
+ */
+(function () {
+  "use strict";
+  if (window.__deskchatWidget) return;
+  window.__deskchatWidget = true;
+
+  var script = document.currentScript;
+  var origin;
+  try {
+    origin = new URL(script && script.src ? script.src : "/", location.href).origin;
+  } catch (e) {
+    return;
+  }
+  var ACCENT = (script && script.getAttribute("data-color")) || "#2456c9";
+  var Z = 2147483000;
+  var frame = null;
+  var panel = null;
+  var launcher = null;
+  var isOpen = false;
+
+  function css(node, styles) {
+    for (var key in styles) node.style[key] = styles[key];
+    return node;
+  }
+
+  function panelSize() {
+    var small = window.innerWidth < 480;
+    return small
+      ? { right: "0", bottom: "0", width: "100vw", height: "100vh", borderRadius: "0" }
+      : { right: "20px", bottom: "84px", width: "380px", height: "min(600px, calc(100vh - 110px))", borderRadius: "14px" };
+  }
+
+  function buildPanel() {
+    panel = css(document.createElement("div"), {
+      position: "fixed",
+      zIndex: String(Z),
+      background: "#ffffff",
+      boxShadow: "0 12px 40px rgba(16,24,40,0.28)",
+      overflow: "hidden",
+      display: "none",
+      flexDirection: "column",
+      border: "1px solid rgba(16,24,40,0.12)",
+    });
+    panel.setAttribute("role", "dialog");
+    panel.setAttribute("aria-label", "Chat with IT support");
+    panel.id = "deskchat-widget-panel";
+
+    var close = document.createElement("button");
+    close.type = "button";
+    close.textContent = "\u00d7";
+    close.setAttribute("aria-label", "Close chat");
+    css(close, {
+      position: "absolute",
+      top: "10px",
+      right: "10px",
+      width: "32px",
+      height: "32px",
+      border: "none",
+      borderRadius: "50%",
+      background: "rgba(255,255,255,0.22)",
+      color: "#ffffff",
+      font: "600 20px/32px system-ui, sans-serif",
+      cursor: "pointer",
+      padding: "0",
+      zIndex: "2",
+    });
+    close.addEventListener("click", function () {
+      toggle(false);
+      launcher.focus();
+    });
+
+    frame = document.createElement("iframe");
+    frame.src = origin + "/chat?embed=1";
+    frame.title = "Chat with IT support";
+    frame.setAttribute("allow", "clipboard-write");
+    css(frame, { border: "0", width: "100%", height: "100%", display: "block", background: "#ffffff" });
+
+    panel.appendChild(close);
+    panel.appendChild(frame);
+    document.body.appendChild(panel);
+  }
+
+  function place() {
+    if (!panel) return;
+    var size = panelSize();
+    css(panel, size);
+  }
+
+  function toggle(open) {
+    isOpen = open === undefined ? !isOpen : open;
+    if (isOpen && !panel) buildPanel();
+    if (panel) {
+      place();
+      panel.style.display = isOpen ? "flex" : "none";
+    }
+    launcher.setAttribute("aria-expanded", String(isOpen));
+    launcher.style.display = isOpen && window.innerWidth < 480 ? "none" : "flex";
+    if (isOpen && frame) frame.focus();
+  }
+
+  function buildLauncher() {
+    launcher = document.createElement("button");
+    launcher.type = "button";
+    launcher.id = "deskchat-launcher";
+    launcher.textContent = "Chat with us";
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.setAttribute("aria-controls", "deskchat-widget-panel");
+    css(launcher, {
+      position: "fixed",
+      right: "20px",
+      bottom: "20px",
+      zIndex: String(Z),
+      display: "flex",
+      alignItems: "center",
+      gap: "8px",
+      padding: "12px 20px",
+      border: "none",
+      borderRadius: "999px",
+      background: ACCENT,
+      color: "#ffffff",
+      font: "600 15px/1.2 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+      boxShadow: "0 6px 20px rgba(16,24,40,0.25)",
+      cursor: "pointer",
+      letterSpacing: "0",
+      textTransform: "none",
+      margin: "0",
+      width: "auto",
+      height: "auto",
+    });
+    launcher.addEventListener("click", function () {
+      toggle();
+    });
+    launcher.addEventListener("focus", function () {
+      launcher.style.outline = "3px solid #1a73e8";
+      launcher.style.outlineOffset = "3px";
+    });
+    launcher.addEventListener("blur", function () {
+      launcher.style.outline = "none";
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && isOpen) {
+        toggle(false);
+        launcher.focus();
+      }
+    });
+    window.addEventListener("resize", place);
+    document.body.appendChild(launcher);
+  }
+
+  if (document.body) buildLauncher();
+  else document.addEventListener("DOMContentLoaded", buildLauncher);
+})();
