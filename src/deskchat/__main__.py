@@ -1,5 +1,5 @@
 """Allow ``python -m deskchat``."""
 
-from deskchat.cli import app
+from deskchat.cli import main
 
-app()
+main()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import structlog
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 log = structlog.get_logger()
 
@@ -37,6 +36,7 @@ class Settings(BaseSettings):
     ws_ping_interval_seconds: float = 20.0
     ws_send_queue_size: int = 1000
     cookie_secure: bool = False
+    migrate_on_start: bool = True
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

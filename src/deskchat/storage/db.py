@@ -44,15 +44,27 @@ class Database:
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    async def write_turn(self) -> AsyncIterator[None]:
+        """On SQLite, writers of this process take turns (SQLite has one writer at a time)."""
+        if self._write_lock is None:
+            yield
+            return
+        async with self._write_lock:
+            yield
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One read-write transaction; committed when the block ends without error."""
-        async with contextlib.AsyncExitStack() as stack:
-            if self._write_lock is not None:
-                await stack.enter_async_context(self._write_lock)
-            conn = await stack.enter_async_context(self.engine.connect())
+        async with self.engine.connect() as conn:
             if self.is_sqlite:
                 conn = await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            await stack.enter_async_context(conn.begin())
+            async with conn.begin():
+                yield conn
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """Take a writer's turn and run one transaction."""
+        async with self.write_turn(), self.transaction() as conn:
             yield conn
 
     @contextlib.asynccontextmanager

@@ -1,5 +1,5 @@
 // Admin pages (/admin): groups, technicians, canned messages, settings.
-import { createApi, fetchAll, query } from "./lib/api.js";
+import { createApi, fetchAll } from "./lib/api.js";
 import { signIn } from "./lib/auth.js";
 import { byId, createNotifier, el, linkify, replaceChildren } from "./lib/dom.js";
 
@@ -265,10 +265,11 @@ async function saveCanned(event) {
     title: byId("canned-title-field").value.trim(),
     body: byId("canned-body").value,
     shortcut: byId("canned-shortcut").value.trim() || null,
-    category: byId("canned-category-field").value.trim() || null,
     scope,
     group_id: scope === "group" ? Number(byId("canned-group").value) || null : null,
   };
+  const category = byId("canned-category-field").value.trim();
+  if (category) body.category = category;
   const item = editing.canned;
   const ok = await guarded(
     () => (item ? api.patch(`/canned-messages/${item.id}`, body) : api.post("/canned-messages", body)),

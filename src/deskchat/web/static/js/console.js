@@ -22,6 +22,7 @@ const state = {
   socket: null,
   chats: new Map(),
   loading: new Map(),
+  pickingUp: new Set(),
   selectedId: null,
   techs: new Map(),
   groups: new Map(),
@@ -152,7 +153,7 @@ function applyChat(chat) {
   else alerts.remove(chat.id);
   const view = state.chats.get(chat.id);
   if (!view) {
-    if (isOpen(chat)) ensureChat(chat.id);
+    if (isOpen(chat) && !state.pickingUp.has(chat.id)) ensureChat(chat.id);
     return;
   }
   const previousRequest = view.chat.request_id;
@@ -279,13 +280,10 @@ function setTyping(view, text) {
 }
 
 function moveSelection(step) {
-  const ids = [...ui.myChats.children, ...ui.endedChats.children]
-    .map((li) => li.querySelector(".chat-item"))
-    .filter(Boolean);
-  if (!ids.length) return;
   const order = [...state.chats.values()]
     .sort((a, b) => Number(isOpen(b.chat)) - Number(isOpen(a.chat)) || b.chat.id - a.chat.id)
     .map((v) => v.chat.id);
+  if (!order.length) return;
   const index = order.indexOf(state.selectedId);
   const next = order[(index + step + order.length) % order.length];
   if (next !== undefined) select(next);
@@ -294,6 +292,7 @@ function moveSelection(step) {
 // ---- actions ----
 
 async function pickUp(chat) {
+  state.pickingUp.add(chat.id);
   try {
     const picked = await api.post(`/chats/${chat.id}/pickup`);
     alerts.remove(chat.id);
@@ -302,6 +301,8 @@ async function pickUp(chat) {
   } catch (err) {
     notify(err.message);
     if (err.type === "already_picked_up" || err.type === "invalid_state") alerts.remove(chat.id);
+  } finally {
+    state.pickingUp.delete(chat.id);
   }
 }
 
@@ -480,7 +481,8 @@ function onFrame(frame) {
     case "message": {
       const view = state.chats.get(frame.chat_id);
       if (view) view.timeline.accept(frame.data);
-      else ensureChat(frame.chat_id);
+      // During our own pickup the chat's messages are loaded when the pickup answers.
+      else if (!state.pickingUp.has(frame.chat_id)) ensureChat(frame.chat_id);
       break;
     }
     case "chat":

@@ -86,23 +86,31 @@ export function formatDuration(totalSeconds) {
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
 }
 
+/** Milliseconds of an ISO time; times without a zone are UTC (the API speaks UTC). */
+export function parseTime(iso) {
+  if (!iso) return NaN;
+  const text = String(iso);
+  const zoned = /(Z|[+-]\d\d:?\d\d)$/i.test(text) || !text.includes("T") ? text : `${text}Z`;
+  return Date.parse(zoned);
+}
+
 /** Seconds elapsed since an ISO time (never negative, tolerates clock skew). */
 export function secondsSince(iso) {
-  const then = Date.parse(iso);
+  const then = parseTime(iso);
   if (Number.isNaN(then)) return 0;
   return Math.max(0, (Date.now() - then) / 1000);
 }
 
 /** Local clock time of an ISO timestamp, e.g. "14:05". */
 export function formatTime(iso) {
-  const date = new Date(iso);
+  const date = new Date(parseTime(iso));
   if (Number.isNaN(date.getTime())) return "";
   return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
 /** Local date and time of an ISO timestamp. */
 export function formatDateTime(iso) {
-  const date = new Date(iso);
+  const date = new Date(parseTime(iso));
   if (Number.isNaN(date.getTime())) return "";
   return date.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 }

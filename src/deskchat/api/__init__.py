@@ -1,0 +1,1 @@
+"""Thin REST routes and the WebSocket endpoint."""

@@ -1,0 +1,48 @@
+"""Request dependencies: the service context and the authenticated caller."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from deskchat.domain.errors import Forbidden
+from deskchat.services import auth
+from deskchat.services.auth import Principal
+from deskchat.services.context import Context
+
+SESSION_COOKIE = "deskchat_session"
+CSRF_COOKIE = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_ctx(request: Request) -> Context:
+    """The context built at start."""
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def get_principal(request: Request, ctx: Annotated[Context, Depends(get_ctx)]) -> Principal:
+    """The caller, by bearer token or by session cookie (with the CSRF header on unsafe requests)."""
+    token = bearer_token(request)
+    if token is None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token and request.method not in SAFE_METHODS:
+            expected = request.cookies.get(CSRF_COOKIE, "")
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not expected or not hmac.compare_digest(expected, sent):
+                raise Forbidden("The X-CSRF-Token header is missing or wrong.")
+    return await auth.authenticate(ctx, token)
+
+
+Ctx = Annotated[Context, Depends(get_ctx)]
+Caller = Annotated[Principal, Depends(get_principal)]

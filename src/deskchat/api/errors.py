@@ -1,0 +1,71 @@
+"""The one place that maps errors to HTTP: every error is application/problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from deskchat.domain.errors import DomainError
+
+log = structlog.get_logger()
+PROBLEM = "application/problem+json"
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+
+
+def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    """A problem document as an HTTP response."""
+    return JSONResponse(problem, status_code=int(problem["status"]), media_type=PROBLEM, headers=headers)
+
+
+def domain_problem(exc: DomainError) -> JSONResponse:
+    """A DomainError as an HTTP response (with Retry-After when rate limited)."""
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return problem_response(exc.problem(), headers)
+
+
+def validation_errors(errors: Any) -> dict[str, str]:
+    """FastAPI/pydantic validation errors as field -> message."""
+    found: dict[str, str] = {}
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        found[".".join(loc) or "body"] = str(err.get("msg", "invalid"))
+    return found
+
+
+async def _domain(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return domain_problem(exc)
+
+
+async def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem_response({"type": "validation_error", "title": "Validation error", "status": 422,
+                             "detail": "The request is invalid.", "errors": validation_errors(exc.errors())})
+
+
+async def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    return problem_response({"type": code, "title": code.replace("_", " ").capitalize(),
+                             "status": exc.status_code, "detail": str(exc.detail)},
+                            dict(exc.headers) if exc.headers else None)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", path=request.url.path, exc_info=exc)
+    return problem_response({"type": "internal_error", "title": "Internal error", "status": 500,
+                             "detail": "Something went wrong on our side."})
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers."""
+    app.add_exception_handler(DomainError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

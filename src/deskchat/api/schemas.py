@@ -1,0 +1,265 @@
+"""Request and response bodies: validated at the edge, unknown fields rejected."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+GroupName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
+Shortcut = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,50}$")]
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+def _email_length(value: str) -> str:
+    if len(value) > 254:
+        raise ValueError("at most 254 characters")
+    return value
+
+
+Email = Annotated[EmailStr, AfterValidator(_email_length)]
+
+
+class In(BaseModel):
+    """Every request body: strict types, no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class LoginIn(In):
+    email: Annotated[str, StringConstraints(min_length=1, max_length=254)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class StartChatIn(In):
+    group_id: Id
+    name: Name
+    email: Email
+    message: Body
+    client_msg_id: ClientMsgId | None = None
+
+
+class MessageIn(In):
+    client_msg_id: ClientMsgId
+    body: Body | None = None
+    canned_message_id: Id | None = None
+
+
+class TechnicianRef(In):
+    technician_id: Id
+
+
+class TransferIn(In):
+    technician_id: Id
+    group_id: Id | None = None
+
+
+class RequestIn(In):
+    subject: Name | None = None
+
+
+class NoteIn(In):
+    body: Body
+
+
+class StatusIn(In):
+    status: Literal["online", "away", "offline"]
+
+
+class TechnicianIn(In):
+    name: Name
+    email: Email
+    password: Password
+    role: Literal["technician", "admin"] = "technician"
+    group_ids: list[Id] = Field(default_factory=list)
+
+
+class TechnicianPatch(In):
+    name: Name | None = None
+    email: Email | None = None
+    password: Password | None = None
+    role: Literal["technician", "admin"] | None = None
+    group_ids: list[Id] | None = None
+
+
+class GroupIn(In):
+    name: GroupName
+    description: Annotated[str, StringConstraints(max_length=1000)] = ""
+
+
+class GroupPatch(In):
+    name: GroupName | None = None
+    description: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class SettingsPatch(In):
+    missed_chat_conversion: bool | None = None
+    missed_chat_timeout_seconds: Annotated[int, Field(ge=10, le=86_400)] | None = None
+
+
+class RequestPatch(In):
+    subject: Name | None = None
+    status: Literal["open", "resolved", "closed"] | None = None
+    technician_id: Id | None = None
+
+
+class CannedIn(In):
+    title: Name
+    body: Body
+    shortcut: Shortcut | None = None
+    category: GroupName = "General"
+    scope: Literal["global", "group", "personal"] = "personal"
+    group_id: Id | None = None
+
+
+class CannedPatch(In):
+    title: Name | None = None
+    body: Body | None = None
+    shortcut: Shortcut | None = None
+    category: GroupName | None = None
+    scope: Literal["global", "group", "personal"] | None = None
+    group_id: Id | None = None
+
+
+T = TypeVar("T")
+
+
+def changes(model: BaseModel, nullable: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The fields a PATCH body set; null clears only the fields that may be null."""
+    data = model.model_dump(exclude_unset=True)
+    return {k: v for k, v in data.items() if v is not None or k in nullable}
+
+
+# -- responses (for OpenAPI; services return these shapes) ----------------------------
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class PersonOut(Out):
+    id: int | None
+    name: str
+    email: str | None = None
+
+
+class AuthorOut(Out):
+    kind: Literal["requester", "technician", "system"]
+    id: int | None
+    name: str
+
+
+class ChatOut(Out):
+    id: int
+    group_id: int
+    subject: str
+    state: Literal["waiting", "active", "ended", "missed"]
+    requester: PersonOut
+    owner_id: int | None
+    participant_ids: list[int]
+    request_id: int | None
+    created_at: str
+    picked_up_at: str | None
+    ended_at: str | None
+    last_seq: int
+
+
+class MessageOut(Out):
+    id: int
+    chat_id: int
+    seq: int
+    kind: Literal["text", "system"]
+    event: str | None
+    author: AuthorOut
+    body: str
+    client_msg_id: str | None
+    created_at: str
+
+
+class TechnicianOut(Out):
+    id: int
+    name: str
+    email: str
+    role: Literal["technician", "admin"]
+    group_ids: list[int]
+    status: Literal["online", "away", "offline"]
+    online: bool
+    active_chats: int
+
+
+class GroupOut(Out):
+    id: int
+    name: str
+    description: str
+    online_technicians: int
+
+
+class RequestOut(Out):
+    id: int
+    subject: str
+    description: str
+    status: Literal["open", "resolved", "closed"]
+    source: Literal["live_chat", "missed_chat"]
+    requester: PersonOut
+    group_id: int | None
+    technician_id: int | None
+    chat_id: int | None
+    created_at: str
+
+
+class NoteOut(Out):
+    id: int
+    request_id: int
+    author: AuthorOut
+    body: str
+    created_at: str
+
+
+class CannedOut(Out):
+    id: int
+    title: str
+    body: str
+    shortcut: str | None
+    category: str
+    scope: Literal["global", "group", "personal"]
+    group_id: int | None
+    owner_id: int | None
+
+
+class SettingsOut(Out):
+    missed_chat_conversion: bool
+    missed_chat_timeout_seconds: int
+
+
+class StartChatOut(Out):
+    chat: ChatOut
+    visitor_token: str
+
+
+class LoginOut(Out):
+    token: str
+    technician: TechnicianOut
+
+
+class MessagesOut(Out):
+    messages: list[MessageOut]
+    last_seq: int
+
+
+class Page(Out, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class RenderOut(Out):
+    body: str
+
+
+PathId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+QueryId = Annotated[int, Query(ge=1, le=2**31 - 1)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Seq = Annotated[int, Query(ge=0, le=2**31 - 1)]

@@ -1,0 +1,130 @@
+"""The WebSocket endpoint: authenticate, then turn frames into service calls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from deskchat.api.deps import SESSION_COOKIE
+from deskchat.domain.errors import DomainError, Unauthorized, ValidationFailed
+from deskchat.realtime import protocol
+from deskchat.realtime.hub import CLOSE_POLICY, Hub, Socket
+from deskchat.services import auth, chats
+from deskchat.services.auth import Principal
+from deskchat.services.context import Context
+
+router = APIRouter()
+log = structlog.get_logger()
+AUTH_TIMEOUT = 10.0
+
+
+def origin_allowed(websocket: WebSocket, ctx: Context) -> bool:
+    """The server's own origin and DESKCHAT_ALLOWED_ORIGINS may use the session cookie."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: no cookie-riding across sites possible
+    host = websocket.headers.get("host", "")
+    own = {f"http://{host}", f"https://{host}"}
+    return origin.rstrip("/") in own or origin.rstrip("/") in ctx.settings.allowed_origins
+
+
+def _error(problem: dict[str, Any], client_msg_id: str | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "error": problem}
+    if client_msg_id is not None:
+        frame["client_msg_id"] = client_msg_id
+    return frame
+
+
+async def _first_frame_auth(websocket: WebSocket, ctx: Context) -> Principal | None:
+    try:
+        text = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT)
+        command = protocol.parse_frame(text)
+        if not isinstance(command, protocol.Auth):
+            raise Unauthorized("Authenticate first with an auth frame.")
+        return await auth.authenticate(ctx, command.token)
+    except (DomainError, TimeoutError, KeyError) as exc:
+        problem = exc.problem() if isinstance(exc, DomainError) else Unauthorized("No auth frame.").problem()
+        await websocket.send_json(_error(problem))
+        await websocket.close(CLOSE_POLICY)
+        return None
+
+
+@router.websocket("/api/v1/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    """Live events for a technician (cookie or token) or a requester (visitor token)."""
+    ctx: Context = websocket.app.state.ctx
+    hub: Hub = websocket.app.state.hub
+    cookie = websocket.cookies.get(SESSION_COOKIE)
+    if cookie and not origin_allowed(websocket, ctx):
+        await websocket.close(CLOSE_POLICY)  # before accept: the handshake gets HTTP 403
+        return
+    await websocket.accept()
+    principal = None
+    if cookie:
+        with contextlib.suppress(DomainError):
+            principal = await auth.authenticate(ctx, cookie)
+    if principal is None:
+        principal = await _first_frame_auth(websocket, ctx)
+        if principal is None:
+            return
+    await _serve(websocket, ctx, hub, principal)
+
+
+async def _serve(websocket: WebSocket, ctx: Context, hub: Hub, principal: Principal) -> None:
+    sock = Socket(websocket, principal.actor, principal.token_id, ctx.settings.ws_send_queue_size)
+    writer = asyncio.create_task(sock.run_writer())
+    await hub.register(sock)
+    try:
+        sock.enqueue({"type": "hello", "data": await auth.me(ctx, principal)})
+        for alert in await chats.waiting_alerts(ctx, principal):
+            sock.enqueue({"type": "alert", "data": alert})
+        await _receive_loop(websocket, ctx, hub, sock, principal)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await hub.unregister(sock)
+        sock.close_soon()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(writer, 1.0)
+        writer.cancel()
+
+
+async def _receive_loop(websocket: WebSocket, ctx: Context, hub: Hub, sock: Socket, principal: Principal) -> None:
+    while not sock.closed:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        try:
+            command = protocol.parse_frame(message.get("text"))
+        except ValidationFailed as exc:
+            sock.enqueue(_error(exc.problem()))
+            continue
+        await _dispatch(ctx, hub, sock, principal, command)
+
+
+async def _dispatch(ctx: Context, hub: Hub, sock: Socket, principal: Principal, command: protocol.Command) -> None:
+    client_msg_id = command.client_msg_id if isinstance(command, protocol.Send) else None
+    try:
+        if isinstance(command, protocol.Ping):
+            sock.enqueue({"type": "pong"})
+        elif isinstance(command, protocol.Send):
+            message, _ = await chats.post_message(ctx, principal, command.chat_id, body=command.body,
+                                                  canned_message_id=command.canned_message_id,
+                                                  client_msg_id=command.client_msg_id)
+            sock.enqueue({"type": "ack", "client_msg_id": command.client_msg_id, "message": message})
+        elif isinstance(command, protocol.Typing):
+            await chats.typing(ctx, principal, command.chat_id)
+        elif isinstance(command, protocol.Resume):
+            for chat_id, after in command.positions().items():
+                chat = await chats.get_chat(ctx, principal, chat_id)
+                await hub.resume(sock, chat_id, after)
+                sock.enqueue({"type": "chat", "data": chat})
+        else:
+            raise ValidationFailed("Already authenticated.", errors={"type": "auth is only the first frame"})
+    except DomainError as exc:
+        sock.enqueue(_error(exc.problem(), client_msg_id))

@@ -1,0 +1,140 @@
+"""The ASGI application: routes, middleware and the lifespan (broker, hub, sweeper, presence)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from deskchat import __version__
+from deskchat.api import errors, ws
+from deskchat.api.routes import admin, auth, canned, chats, ops, requests, web
+from deskchat.config import Settings, load_settings
+from deskchat.logging import configure
+from deskchat.metrics import HTTP_LATENCY, HTTP_REQUESTS, WEBSOCKETS
+from deskchat.ratelimit import MemoryRateLimiter, RateLimiter
+from deskchat.realtime.broker import Broker, make_broker
+from deskchat.realtime.hub import Hub
+from deskchat.services import chats as chat_service
+from deskchat.services import missed, presence
+from deskchat.services.auth import ensure_first_admin
+from deskchat.services.context import Context
+from deskchat.storage.db import Database, upgrade
+
+log = structlog.get_logger()
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+class HeadersAndMetrics:
+    """Security headers on every response, and request counts (pure ASGI: no body buffering)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                WEBSOCKETS.inc()
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    WEBSOCKETS.dec()
+                return
+            await self.app(scope, receive, send)
+            return
+        started, method = time.perf_counter(), scope["method"]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+                message["headers"] = headers
+                HTTP_REQUESTS.labels(method, str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+        HTTP_LATENCY.labels(method).observe(time.perf_counter() - started)
+
+
+async def _every(seconds: float, action: Any) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await action()
+        except Exception:  # keep beating through a database hiccup
+            log.exception("periodic_task_failed")
+
+
+def _limiter(settings: Settings, broker: Broker) -> RateLimiter:
+    redis = getattr(broker, "redis", None)
+    if redis is not None:
+        from deskchat.ratelimit import RedisRateLimiter
+        return RedisRateLimiter(redis)
+    return MemoryRateLimiter()
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the database, broker, hub, sweeper and presence heartbeat; stop them in reverse."""
+    settings: Settings = app.state.settings
+    if settings.migrate_on_start:
+        await asyncio.to_thread(upgrade, settings.database_url)
+    db = Database(settings.database_url)
+    broker = make_broker(settings)
+    ctx = Context(settings, db, broker, _limiter(settings, broker), secrets.token_hex(8))
+    hub = Hub(lambda c, a, n: chat_service.fetch_after(ctx, c, a, n),
+              lambda t, n: presence.socket_count_changed(ctx, t, n))
+    app.state.ctx, app.state.hub = ctx, hub
+    app.state.broker_ready = getattr(broker, "ready", _always_ready)
+    await broker.start(hub.handle, hub.resync)
+    await ensure_first_admin(ctx)
+    tasks = [asyncio.create_task(missed.run_sweeper(ctx), name="missed-chat-sweeper"),
+             asyncio.create_task(_every(settings.presence_ttl_seconds / 3, lambda: presence.heartbeat(ctx)),
+                                 name="presence-heartbeat")]
+    log.info("started", version=__version__, database=db.engine.dialect.name, process_id=ctx.process_id,
+             broker=type(broker).__name__)
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for sock in hub.sockets():
+            sock.close_soon()
+        with contextlib.suppress(Exception):
+            await presence.forget_process(ctx)
+        await broker.stop()
+        await db.dispose()
+
+
+async def _always_ready() -> bool:
+    return True
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; ``settings`` default to the environment."""
+    settings = settings or load_settings()
+    configure(settings.log_format, settings.log_level)
+    app = FastAPI(title="deskchat", version=__version__, lifespan=lifespan,
+                  description="Live chat for IT service desks. The contract is API.md; "
+                              "the WebSocket protocol is described in docs/api.md.")
+    app.state.settings = settings
+    errors.install(app)
+    for module in (auth, chats, requests, canned, admin, ops, web):
+        app.include_router(module.router)
+    app.include_router(ws.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if settings.allowed_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=True,
+                           allow_methods=["*"], allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"])
+    app.add_middleware(HeadersAndMetrics)
+    return app

@@ -1,0 +1,190 @@
+"""This process's live sockets: who is connected, per-socket bounded queues, ordered delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from deskchat.domain.people import Actor, Role, Status, Technician
+from deskchat.realtime.broker import Event
+
+log = structlog.get_logger()
+FetchMessages = Callable[[int, int, int], Awaitable[list[dict[str, Any]]]]
+PresenceChanged = Callable[[int, int], Awaitable[None]]
+CLOSE_TOO_SLOW = 1013
+CLOSE_POLICY = 1008
+
+
+class Transport(Protocol):
+    """What the hub needs of a WebSocket."""
+
+    async def send_text(self, data: str) -> None: ...
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+@dataclass(eq=False)
+class Socket:
+    """One live connection with its own bounded send queue."""
+
+    transport: Transport
+    actor: Actor
+    token_id: int
+    queue_size: int
+    last_seq: dict[int, int] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closed: bool = False
+
+    def __post_init__(self) -> None:
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(self.queue_size)
+
+    @property
+    def is_technician(self) -> bool:
+        """True for technicians and admins."""
+        return isinstance(self.actor, Technician)
+
+    def enqueue(self, frame: dict[str, Any]) -> None:
+        """Queue a frame; a socket that fell this far behind is closed and will resume by seq."""
+        if self.closed:
+            return
+        try:
+            self.queue.put_nowait(json.dumps(frame, separators=(",", ":")))
+        except asyncio.QueueFull:
+            log.warning("socket_too_slow", actor_id=self.actor.id)
+            self.close_soon()
+
+    def close_soon(self) -> None:
+        """Ask the writer to close the socket after what is queued."""
+        self.closed = True
+        while self.queue.full():  # closing anyway: the client resumes what it did not get
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
+
+    async def run_writer(self) -> None:
+        """Send queued frames until told to stop; closes the socket when the queue overflowed."""
+        while True:
+            text = await self.queue.get()
+            if text is None:
+                with contextlib.suppress(Exception):
+                    await self.transport.close(CLOSE_TOO_SLOW, "fell behind; reconnect and resume")
+                return
+            await self.transport.send_text(text)
+
+
+class Hub:
+    """Routes events to this process's sockets, keeping each chat's messages in seq order."""
+
+    def __init__(self, fetch_messages: FetchMessages, presence_changed: PresenceChanged) -> None:
+        self._fetch = fetch_messages
+        self._presence_changed = presence_changed
+        self._technicians: dict[int, set[Socket]] = {}
+        self._requesters: dict[int, set[Socket]] = {}
+
+    def sockets(self) -> list[Socket]:
+        """Every live socket of this process."""
+        return [s for group in (*self._technicians.values(), *self._requesters.values()) for s in group]
+
+    def technician_socket_counts(self) -> dict[int, int]:
+        """Live sockets per technician in this process."""
+        return {t: len(s) for t, s in self._technicians.items()}
+
+    def _index(self, actor: Actor) -> dict[int, set[Socket]]:
+        return self._technicians if isinstance(actor, Technician) else self._requesters
+
+    async def register(self, sock: Socket) -> None:
+        """A socket authenticated."""
+        group = self._index(sock.actor).setdefault(sock.actor.id, set())
+        group.add(sock)
+        if sock.is_technician:
+            await self._presence_changed(sock.actor.id, len(group))
+
+    async def unregister(self, sock: Socket) -> None:
+        """A socket closed."""
+        sock.closed = True
+        index = self._index(sock.actor)
+        group = index.get(sock.actor.id, set())
+        group.discard(sock)
+        if not group:
+            index.pop(sock.actor.id, None)
+        if sock.is_technician:
+            await self._presence_changed(sock.actor.id, len(group))
+
+    def _targets(self, to: dict[str, Any]) -> list[Socket]:
+        if to.get("all_technicians"):
+            found = [s for group in self._technicians.values() for s in group]
+        else:
+            found = [s for t in to.get("technicians", ()) for s in self._technicians.get(t, ())]
+        found += [s for r in to.get("requesters", ()) for s in self._requesters.get(r, ())]
+        return found
+
+    async def handle(self, event: Event) -> None:
+        """Deliver one published event to the sockets it names."""
+        control = event.get("control")
+        if control is not None:
+            await self._control(control, event)
+            return
+        frame = event["frame"]
+        for sock in self._targets(event.get("to", {})):
+            if frame["type"] == "message":
+                await self.deliver_message(sock, frame["chat_id"], frame["seq"], frame)
+            else:
+                sock.enqueue(frame)
+
+    async def deliver_message(self, sock: Socket, chat_id: int, seq: int, frame: dict[str, Any]) -> None:
+        """Send a message in seq order without gaps or repeats, filling a gap from the database."""
+        async with sock.lock:
+            last = sock.last_seq.get(chat_id)
+            if last is not None and seq <= last:
+                return
+            if last is not None and seq > last + 1:
+                for missing in await self._fetch(chat_id, last, seq - last - 1):
+                    sock.enqueue(message_frame(missing))
+            sock.enqueue(frame)
+            sock.last_seq[chat_id] = seq
+
+    async def resume(self, sock: Socket, chat_id: int, after_seq: int, limit: int = 500) -> None:
+        """Send everything after ``after_seq`` in order; live messages then continue from there."""
+        async with sock.lock:
+            last = after_seq  # the client says what it has; start right after it
+            while True:
+                batch = await self._fetch(chat_id, last, limit)
+                for msg in batch:
+                    sock.enqueue(message_frame(msg))
+                    last = msg["seq"]
+                if len(batch) < limit:
+                    break
+            sock.last_seq[chat_id] = last
+
+    async def resync(self) -> None:
+        """After a broker outage: send every socket what its chats gained meanwhile, from the database."""
+        for sock in self.sockets():
+            for chat_id in list(sock.last_seq):
+                await self.resume(sock, chat_id, sock.last_seq[chat_id])
+
+    async def _control(self, control: str, event: Event) -> None:
+        if control == "close_token":
+            for sock in self.sockets():
+                if sock.token_id == event["token_id"]:
+                    sock.enqueue({"type": "error", "error": {
+                        "type": "unauthorized", "title": "Unauthorized", "status": 401,
+                        "detail": "You logged out."}})
+                    sock.close_soon()
+        elif control == "technician_changed":
+            for sock in self._technicians.get(event["technician"]["id"], set()):
+                sock.actor = technician_from(event["technician"])
+
+
+def message_frame(message: dict[str, Any]) -> dict[str, Any]:
+    """The frame that carries one timeline message."""
+    return {"type": "message", "chat_id": message["chat_id"], "seq": message["seq"], "data": message}
+
+
+def technician_from(data: dict[str, Any]) -> Technician:
+    """Rebuild a technician from its JSON form (as sent between processes)."""
+    return Technician(data["id"], data["name"], data["email"], Role(data["role"]), Status(data["status"]),
+                      frozenset(data["group_ids"]))

@@ -1,0 +1,1 @@
+"""Use cases: one function per action, each in one unit of work."""

@@ -1,0 +1,219 @@
+"""The chat lifecycle: start, list and read, pick up, post, typing, end."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from deskchat.domain import canned as canned_rules
+from deskchat.domain.chat import ChatState, check_body, subject_from
+from deskchat.domain.errors import (
+    AlreadyPickedUp,
+    Forbidden,
+    InvalidState,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+)
+from deskchat.domain.people import Author, Requester, Technician
+from deskchat.realtime.hub import message_frame
+from deskchat.services import common
+from deskchat.services.auth import Principal, issue_visitor_token
+from deskchat.services.context import Context, reading, unit_of_work
+from deskchat.services.requests import add_transcript_note, placeholder_values
+from deskchat.services.views import chat_view, page
+from deskchat.storage import canned as canned_store
+from deskchat.storage import chats, people
+from deskchat.storage import settings as settings_store
+from deskchat.storage.tables import chats as chats_table
+
+
+async def _limit(ctx: Context, key: str, limit: int, window: int, what: str) -> None:
+    if not ctx.settings.rate_limit_enabled:
+        return
+    retry = await ctx.limiter.hit(key, limit, window)
+    if retry is not None:
+        raise RateLimited(f"Too many {what}; try again in {retry} s.", retry_after=retry)
+
+
+async def start_chat(ctx: Context, *, group_id: int, name: str, email: str, message: str,
+                     client_msg_id: str | None, client_addr: str) -> dict[str, Any]:
+    """A requester opens a waiting chat; online technicians of the group are alerted."""
+    check_body(message)
+    await _limit(ctx, f"chats:{client_addr}", ctx.settings.rate_limit_new_chats_per_minute, 60, "new chats")
+    async with unit_of_work(ctx) as uow:
+        if not await people.existing_group_ids(uow.conn, [group_id]):
+            raise ValidationFailed("There is no such group.", errors={"group_id": "no such group"})
+        config = await settings_store.load_settings(uow.conn)
+        due = (uow.now + timedelta(seconds=config["missed_chat_timeout_seconds"])
+               if config["missed_chat_conversion"] else None)
+        requester = await people.insert_requester(uow.conn, name, email, uow.now)
+        token = await issue_visitor_token(ctx, uow.conn, requester, uow.now)
+        chat_id = await chats.insert_chat(uow.conn, group_id=group_id, subject=subject_from(message),
+                                          requester_id=requester.id, now=uow.now, missed_due_at=due)
+        seq = await chats.take_seq(uow.conn, chat_id, open_only=True)
+        assert seq == 1
+        await chats.insert_message(uow.conn, chat_id=chat_id, seq=seq, author=Author.of(requester),
+                                   body=message, now=uow.now, client_msg_id=client_msg_id)
+        chat = await common.load_chat(uow.conn, chat_id)
+        view = chat_view(chat)
+        uow.emit({"type": "alert", "data": view},
+                 technicians=await common.online_group_members(ctx, uow, group_id))
+    return {"chat": view, "visitor_token": token}
+
+
+async def list_chats(ctx: Context, principal: Principal, state: str | None, limit: int,
+                     cursor: str | None) -> dict[str, Any]:
+    """Technicians: waiting chats of their groups and chats they take part in; requesters: their own."""
+    common.check_limit(limit)
+    after = common.parse_cursor(cursor)
+    actor = principal.actor
+    if isinstance(actor, Requester):
+        where = chats.visible_to_requester(actor.id, state)
+    else:
+        where = chats.visible_to_technician(actor.id, sorted(actor.group_ids), state)
+    oldest_first = state == ChatState.WAITING.value
+    if after is not None:
+        where = where & (chats_table.c.id > after if oldest_first else chats_table.c.id < after)
+    order = chats_table.c.id.asc() if oldest_first else chats_table.c.id.desc()
+    async with reading(ctx) as conn:
+        found = await chats.load_chats(conn, where, order, limit)
+    return page([chat_view(c) for c in found], limit)
+
+
+async def get_chat(ctx: Context, principal: Principal, chat_id: int) -> dict[str, Any]:
+    """One chat the caller may read."""
+    async with reading(ctx) as conn:
+        return chat_view(await common.load_readable_chat(conn, chat_id, principal.actor))
+
+
+async def pick_up(ctx: Context, principal: Principal, chat_id: int) -> dict[str, Any]:
+    """Exactly one technician of the group wins a waiting chat; the rest get already_picked_up."""
+    tech = principal.technician()
+    async with unit_of_work(ctx) as uow:
+        chat = await common.load_chat(uow.conn, chat_id)
+        chat.pick_up(tech, uow.now)
+        if not await chats.claim_pickup(uow.conn, chat.id, tech.id, uow.now):
+            latest = await common.load_chat(uow.conn, chat_id)
+            if latest.state is ChatState.ACTIVE:
+                raise AlreadyPickedUp("Another technician picked up this chat first.")
+            raise InvalidState(f"The chat is {latest.state.value}; it cannot be picked up.")
+        await chats.join(uow.conn, chat.id, tech.id, uow.now)
+        await common.record_system(uow, chat)
+        common.emit_chat(uow, chat)
+        await common.emit_alert_cleared(uow, chat, "picked_up")
+    return chat_view(chat)
+
+
+async def post_message(ctx: Context, principal: Principal, chat_id: int, *, body: str | None,
+                       canned_message_id: int | None, client_msg_id: str | None) -> tuple[dict[str, Any], bool]:
+    """Add a message to the timeline; a repeated client_msg_id returns the first one (created False)."""
+    if (body is None) == (canned_message_id is None):
+        raise ValidationFailed("Send either a body or a canned_message_id.",
+                               errors={"body": "give body or canned_message_id, not both"})
+    if isinstance(principal.actor, Requester):
+        await _limit(ctx, f"msgs:{principal.token_id}", ctx.settings.rate_limit_messages_per_10s, 10,
+                     "messages")
+    try:
+        return await _post(ctx, principal, chat_id, body, canned_message_id, client_msg_id)
+    except IntegrityError:
+        if client_msg_id is None:
+            raise
+        async with reading(ctx) as conn:  # a concurrent send with the same id won the race
+            first = await chats.find_by_client_msg_id(conn, chat_id, client_msg_id)
+        if first is None:
+            raise
+        return first, False
+
+
+async def _post(ctx: Context, principal: Principal, chat_id: int, body: str | None,
+                canned_message_id: int | None, client_msg_id: str | None) -> tuple[dict[str, Any], bool]:
+    actor = principal.actor
+    async with unit_of_work(ctx) as uow:
+        chat = await common.load_readable_chat(uow.conn, chat_id, actor)
+        if client_msg_id is not None:
+            first = await chats.find_by_client_msg_id(uow.conn, chat_id, client_msg_id)
+            if first is not None:
+                return first, False
+        if canned_message_id is not None:
+            body = await _canned_body(uow.conn, actor, chat, canned_message_id)
+        assert body is not None
+        chat.post(actor, body)
+        seq = await chats.take_seq(uow.conn, chat.id, open_only=True)
+        if seq is None:
+            raise InvalidState("The chat has ended; it takes no more messages.")
+        msg = await chats.insert_message(uow.conn, chat_id=chat.id, seq=seq, author=Author.of(actor),
+                                         body=body, now=uow.now, client_msg_id=client_msg_id)
+        uow.emit(message_frame(msg), **common.audience(chat))
+    return msg, True
+
+
+async def _canned_body(conn: Any, actor: Any, chat: Any, canned_id: int) -> str:
+    if not isinstance(actor, Technician):
+        raise Forbidden("Canned messages are for technicians only.")
+    found = await canned_store.load_canned(conn, canned_id)
+    if found is None or not found.visible_to(actor):
+        raise NotFound(f"There is no canned message {canned_id}.")
+    return canned_rules.render(found.body, await placeholder_values(conn, chat, actor))
+
+
+async def list_messages(ctx: Context, principal: Principal, chat_id: int, after_seq: int,
+                        limit: int) -> dict[str, Any]:
+    """Timeline messages after a seq, in order, with the chat's last seq."""
+    common.check_limit(limit, 500)
+    if after_seq < 0:
+        raise ValidationFailed("after_seq must be 0 or more.", errors={"after_seq": "must be >= 0"})
+    async with reading(ctx) as conn:
+        chat = await common.load_readable_chat(conn, chat_id, principal.actor)
+        found = await chats.list_messages(conn, chat_id, after_seq, limit)
+    return {"messages": found, "last_seq": chat.last_seq}
+
+
+async def typing(ctx: Context, principal: Principal, chat_id: int) -> None:
+    """Tell the others in the chat that someone is typing (nothing is stored)."""
+    actor = principal.actor
+    async with reading(ctx) as conn:
+        chat = await common.load_readable_chat(conn, chat_id, actor)
+    chat.ensure_can_post(actor)
+    author = Author.of(actor)
+    to = common.audience(chat)
+    if isinstance(actor, Technician):
+        to["technicians"] = [t for t in to["technicians"] if t != actor.id]
+    else:
+        to["requesters"] = []
+    await ctx.broker.publish({"frame": {"type": "typing", "chat_id": chat.id, "author": {
+        "kind": author.kind, "id": author.id, "name": author.name}}, "to": to})
+
+
+async def end_chat(ctx: Context, principal: Principal, chat_id: int) -> dict[str, Any]:
+    """End a chat; a converted chat's transcript is added to its request as a note."""
+    async with unit_of_work(ctx) as uow:
+        chat = await common.load_chat(uow.conn, chat_id)
+        was_waiting = chat.state is ChatState.WAITING
+        chat.end(principal.actor, uow.now)
+        if await chats.claim_end(uow.conn, chat.id, uow.now) is None:
+            raise InvalidState("The chat has already ended.")
+        await common.record_system(uow, chat)
+        common.emit_chat(uow, chat)
+        if was_waiting:
+            await common.emit_alert_cleared(uow, chat, "ended")
+        if chat.request_id is not None:
+            await add_transcript_note(uow, chat)
+    return chat_view(chat)
+
+
+async def waiting_alerts(ctx: Context, principal: Principal) -> list[dict[str, Any]]:
+    """Waiting chats of an online technician's groups, to alert a socket that just connected."""
+    actor = principal.actor
+    if not isinstance(actor, Technician) or actor.status.value != "online":
+        return []
+    found = await list_chats(ctx, principal, ChatState.WAITING.value, 200, None)
+    return [c for c in found["items"] if c["group_id"] in actor.group_ids]
+
+
+async def fetch_after(ctx: Context, chat_id: int, after_seq: int, limit: int) -> list[dict[str, Any]]:
+    """Timeline messages after a seq, for the hub to fill gaps and resume (no access check)."""
+    async with reading(ctx) as conn:
+        return await chats.list_messages(conn, chat_id, after_seq, limit)

@@ -1,0 +1,93 @@
+"""Helpers shared by the chat services: loading with access checks, timeline writes, audiences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from deskchat.domain.chat import Chat
+from deskchat.domain.errors import InvalidState, NotFound, ValidationFailed
+from deskchat.domain.people import SYSTEM, Actor, Technician
+from deskchat.realtime.hub import message_frame
+from deskchat.services.context import Context, UnitOfWork
+from deskchat.services.views import chat_view
+from deskchat.storage import chats, people
+
+MAX_LIMIT = 200
+
+
+def check_limit(limit: int, maximum: int = MAX_LIMIT) -> int:
+    """List sizes are 1 to 200."""
+    if not 1 <= limit <= maximum:
+        raise ValidationFailed(f"limit must be 1 to {maximum}.", errors={"limit": f"1 to {maximum}"})
+    return limit
+
+
+def parse_cursor(cursor: str | None) -> int | None:
+    """Cursors are opaque to clients; ours are the last id of the previous page."""
+    if cursor is None or cursor == "":
+        return None
+    if not cursor.isdigit():
+        raise ValidationFailed("The cursor is not valid.", errors={"cursor": "not a cursor of this list"})
+    return int(cursor)
+
+
+async def load_chat(conn: AsyncConnection, chat_id: int) -> Chat:
+    """The chat, or 404."""
+    chat = await chats.load_chat(conn, chat_id)
+    if chat is None:
+        raise NotFound(f"There is no chat {chat_id}.")
+    return chat
+
+
+async def load_readable_chat(conn: AsyncConnection, chat_id: int, actor: Actor) -> Chat:
+    """The chat if the actor may read it; 404 if missing, 403 if not theirs."""
+    chat = await load_chat(conn, chat_id)
+    chat.ensure_readable(actor)
+    return chat
+
+
+async def load_target(conn: AsyncConnection, technician_id: int) -> Technician:
+    """The technician an action names, or 404."""
+    tech = await people.load_technician(conn, technician_id)
+    if tech is None:
+        raise NotFound(f"There is no technician {technician_id}.")
+    return tech
+
+
+def audience(chat: Chat, extra: Iterable[int] = ()) -> dict[str, Any]:
+    """Who sees a chat's timeline: its technicians now (plus ``extra``) and its requester."""
+    return {"technicians": [*chat.participant_ids, *extra], "requesters": [chat.requester.id]}
+
+
+async def record_system(uow: UnitOfWork, chat: Chat, *, open_only: bool = False,
+                        extra: Iterable[int] = ()) -> None:
+    """Store the system messages the domain recorded, each with the chat's next seq."""
+    extra = list(extra)
+    for note in chat.recorded:
+        seq = await chats.take_seq(uow.conn, chat.id, open_only=open_only)
+        if seq is None:
+            raise InvalidState("The chat changed meanwhile; reload it.")
+        msg = await chats.insert_message(uow.conn, chat_id=chat.id, seq=seq, author=SYSTEM, body=note.body,
+                                         now=uow.now, event=note.event.value)
+        chat.last_seq = seq
+        uow.emit(message_frame(msg), **audience(chat, extra))
+    chat.recorded.clear()
+
+
+def emit_chat(uow: UnitOfWork, chat: Chat, extra: Iterable[int] = ()) -> None:
+    """Tell everyone in the chat its new state."""
+    uow.emit({"type": "chat", "data": chat_view(chat)}, **audience(chat, extra))
+
+
+async def emit_alert_cleared(uow: UnitOfWork, chat: Chat, reason: str) -> None:
+    """The waiting chat is no longer waiting: clear the alert of its group's technicians."""
+    members = await people.member_ids(uow.conn, chat.group_id)
+    uow.emit({"type": "alert_cleared", "chat_id": chat.id, "reason": reason}, technicians=members)
+
+
+async def online_group_members(ctx: Context, uow: UnitOfWork, group_id: int) -> list[int]:
+    """Online technicians of a group, now."""
+    return await people.online_in_group(uow.conn, group_id, uow.now, ctx.settings.presence_ttl_seconds)

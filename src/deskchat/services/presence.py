@@ -1,0 +1,67 @@
+"""Presence: a technician is online while their status is Online and a live socket of theirs exists."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from deskchat.domain.chat import ChatState
+from deskchat.domain.errors import ValidationFailed
+from deskchat.domain.people import Status, Technician
+from deskchat.services.auth import Principal
+from deskchat.services.context import Context, UnitOfWork, unit_of_work
+from deskchat.services.views import chat_view, technician_view
+from deskchat.storage import chats, people
+from deskchat.storage.tables import chats as chats_table
+
+
+async def _emit_presence(ctx: Context, uow: UnitOfWork, tech: Technician) -> bool:
+    online = bool(await people.online_ids(uow.conn, [tech.id], uow.now, ctx.settings.presence_ttl_seconds))
+    uow.emit({"type": "presence", "data": {"technician_id": tech.id, "status": tech.status.value,
+                                           "online": online}}, all_technicians=True)
+    uow.control("technician_changed", technician=technician_view(tech, online=online))
+    return online
+
+
+async def _emit_waiting_alerts(uow: UnitOfWork, tech: Technician) -> None:
+    where = chats.visible_to_technician(tech.id, sorted(tech.group_ids), ChatState.WAITING.value)
+    for chat in await chats.load_chats(uow.conn, where, chats_table.c.id.asc(), 200):
+        uow.emit({"type": "alert", "data": chat_view(chat)}, technicians=[tech.id])
+
+
+async def set_status(ctx: Context, principal: Principal, status: str) -> dict[str, Any]:
+    """Online / Away / Offline; going online brings the alerts of chats already waiting."""
+    tech = principal.technician()
+    if status not in {s.value for s in Status}:
+        raise ValidationFailed("Unknown status.", errors={"status": "online, away or offline"})
+    async with unit_of_work(ctx) as uow:
+        await people.update_technician(uow.conn, tech.id, {"status": status})
+        tech = await people.load_technician(uow.conn, tech.id) or tech
+        online = await _emit_presence(ctx, uow, tech)
+        if online:
+            await _emit_waiting_alerts(uow, tech)
+        counts = await people.active_chat_counts(uow.conn, [tech.id])
+    return technician_view(tech, online=online, active_chats=counts.get(tech.id, 0))
+
+
+async def socket_count_changed(ctx: Context, tech_id: int, sockets: int) -> None:
+    """This process now holds ``sockets`` live sockets of the technician."""
+    async with unit_of_work(ctx) as uow:
+        await people.set_presence(uow.conn, ctx.process_id, tech_id, sockets, uow.now)
+        tech = await people.load_technician(uow.conn, tech_id)
+        if tech is not None:
+            await _emit_presence(ctx, uow, tech)
+
+
+async def heartbeat(ctx: Context) -> None:
+    """Keep this process's presence rows fresh and drop rows of processes that died."""
+    async with unit_of_work(ctx) as uow:
+        await people.heartbeat(uow.conn, ctx.process_id, uow.now)
+        stale = uow.now - timedelta(seconds=ctx.settings.presence_ttl_seconds * 4)
+        await people.clear_presence(uow.conn, stale_before=stale)
+
+
+async def forget_process(ctx: Context) -> None:
+    """On a clean shutdown this process holds no sockets any more."""
+    async with unit_of_work(ctx) as uow:
+        await people.clear_presence(uow.conn, process_id=ctx.process_id)

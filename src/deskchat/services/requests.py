@@ -1,0 +1,191 @@
+"""Incident requests: Convert Chat as Request, Add as Request, notes, the request pages' API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from deskchat.domain import request as rules
+from deskchat.domain.chat import Chat, ChatState
+from deskchat.domain.errors import (
+    Forbidden,
+    NoLinkedRequest,
+    NotFound,
+    RequestAlreadyLinked,
+    ValidationFailed,
+)
+from deskchat.domain.people import SYSTEM, Author, Technician
+from deskchat.services import common
+from deskchat.services.auth import Principal
+from deskchat.services.context import Context, UnitOfWork, reading, unit_of_work
+from deskchat.services.views import page
+from deskchat.storage import chats, people
+from deskchat.storage import requests as store
+from deskchat.storage.tables import groups, notes, requests
+
+
+async def placeholder_values(conn: AsyncConnection, chat: Chat, tech: Technician) -> dict[str, str | None]:
+    """The values canned-message placeholders take in this chat."""
+    group = await people.load_groups(conn, groups.c.id == chat.group_id)
+    return {
+        "requester.name": chat.requester.name, "requester.email": chat.requester.email,
+        "technician.name": tech.name, "group.name": group[0].name if group else None,
+        "chat.id": str(chat.id), "request.id": str(chat.request_id) if chat.request_id else None,
+    }
+
+
+async def _timeline(conn: AsyncConnection, chat_id: int) -> list[rules.TimelineEntry]:
+    entries, after = [], 0
+    while batch := await chats.list_messages(conn, chat_id, after, 1000):
+        for m in batch:
+            author = Author(m["author"]["kind"], m["author"]["id"], m["author"]["name"])
+            entries.append(rules.TimelineEntry(_parse_time(m["created_at"]), author, m["body"],
+                                               m["kind"] == "system"))
+        after = batch[-1]["seq"]
+    return entries
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+async def convert_to_request(ctx: Context, principal: Principal, chat_id: int,
+                             subject: str | None) -> dict[str, Any]:
+    """Active chat: a request without the conversation; ended chat: with the whole transcript."""
+    tech = principal.technician()
+    async with unit_of_work(ctx) as uow:
+        chat = await common.load_chat(uow.conn, chat_id)
+        chat.ensure_can_link_request(tech)
+        title = rules.check_subject(subject) if subject is not None else rules.default_subject(chat)
+        if chat.state is ChatState.ACTIVE:
+            description = rules.converted_description(chat)
+        else:
+            description = rules.added_description(chat, await _timeline(uow.conn, chat.id))
+        request_id = await store.insert_request(
+            uow.conn, subject=title, description=description, source=rules.RequestSource.LIVE_CHAT.value,
+            requester_id=chat.requester.id, group_id=chat.group_id, technician_id=chat.owner_id or tech.id,
+            chat_id=chat.id, now=uow.now)
+        if not await chats.claim_request_link(uow.conn, chat.id, request_id):
+            raise RequestAlreadyLinked("This chat already has a request.")
+        chat.link_request(tech, request_id, title)
+        await common.record_system(uow, chat)
+        common.emit_chat(uow, chat)
+        created = await store.load_request(uow.conn, request_id)
+    assert created is not None
+    return created
+
+
+async def add_transcript_note(uow: UnitOfWork, chat: Chat) -> None:
+    """When a converted chat ends, its whole transcript goes to the request's notes."""
+    assert chat.request_id is not None
+    body = "Chat transcript:\n" + rules.format_transcript(await _timeline(uow.conn, chat.id))
+    note = await store.insert_note(uow.conn, chat.request_id, SYSTEM, body, uow.now)
+    uow.emit({"type": "note", "chat_id": chat.id, "data": note}, technicians=chat.participant_ids)
+
+
+async def add_chat_note(ctx: Context, principal: Principal, chat_id: int, body: str) -> dict[str, Any]:
+    """A note from the chat goes to its request; technicians in the chat see it, never the requester."""
+    tech = principal.technician()
+    rules.check_note(body)
+    async with unit_of_work(ctx) as uow:
+        chat = await common.load_chat(uow.conn, chat_id)
+        chat.ensure_can_act(tech)
+        if chat.request_id is None:
+            raise NoLinkedRequest("Convert the chat to a request before adding notes.")
+        note = await store.insert_note(uow.conn, chat.request_id, Author.of(tech), body, uow.now)
+        uow.emit({"type": "note", "chat_id": chat.id, "data": note}, technicians=chat.participant_ids)
+    return note
+
+
+def _may_see(tech: Technician, request: dict[str, Any]) -> bool:
+    return (tech.is_admin or request["technician_id"] == tech.id
+            or (request["group_id"] is not None and tech.in_group(request["group_id"])))
+
+
+async def _visible_request(conn: AsyncConnection, tech: Technician, request_id: int) -> dict[str, Any]:
+    found = await store.load_request(conn, request_id)
+    if found is None:
+        raise NotFound(f"There is no request {request_id}.")
+    if not _may_see(tech, found):
+        raise Forbidden("This request belongs to a group you are not in.")
+    return found
+
+
+async def list_requests(ctx: Context, principal: Principal, *, source: str | None, status: str | None,
+                        limit: int, cursor: str | None) -> dict[str, Any]:
+    """Requests of my groups and assigned to me (admins: all), newest first, filtered."""
+    tech = principal.technician()
+    common.check_limit(limit)
+    check_filter(source, rules.RequestSource, "source")
+    check_filter(status, rules.RequestStatus, "status")
+    where = [store.visible_condition(tech.id, sorted(tech.group_ids), tech.is_admin)]
+    if source:
+        where.append(requests.c.source == rules.RequestSource(source).value)
+    if status:
+        where.append(requests.c.status == rules.RequestStatus(status).value)
+    after = common.parse_cursor(cursor)
+    if after is not None:
+        where.append(requests.c.id < after)
+    async with reading(ctx) as conn:
+        return page(await store.list_requests(conn, where, limit), limit)
+
+
+async def get_request(ctx: Context, principal: Principal, request_id: int) -> dict[str, Any]:
+    """One request the technician may see."""
+    async with reading(ctx) as conn:
+        return await _visible_request(conn, principal.technician(), request_id)
+
+
+async def update_request(ctx: Context, principal: Principal, request_id: int,
+                         changes: dict[str, Any]) -> dict[str, Any]:
+    """Change a request's status, subject or technician."""
+    tech = principal.technician()
+    async with unit_of_work(ctx) as uow:
+        await _visible_request(uow.conn, tech, request_id)
+        values: dict[str, Any] = {}
+        if "subject" in changes:
+            values["subject"] = rules.check_subject(changes["subject"])
+        if "status" in changes:
+            check_filter(changes["status"], rules.RequestStatus, "status")
+            values["status"] = rules.RequestStatus(changes["status"]).value
+        if "technician_id" in changes:
+            if changes["technician_id"] is not None:
+                await common.load_target(uow.conn, changes["technician_id"])
+            values["technician_id"] = changes["technician_id"]
+        if values:
+            await store.update_request(uow.conn, request_id, {**values, "updated_at": uow.now})
+        updated = await store.load_request(uow.conn, request_id)
+    assert updated is not None
+    return updated
+
+
+async def list_notes(ctx: Context, principal: Principal, request_id: int, limit: int,
+                     cursor: str | None) -> dict[str, Any]:
+    """A request's notes, newest first."""
+    common.check_limit(limit)
+    after = common.parse_cursor(cursor)
+    async with reading(ctx) as conn:
+        await _visible_request(conn, principal.technician(), request_id)
+        where = [notes.c.id < after] if after is not None else []
+        return page(await store.list_notes(conn, request_id, where, limit), limit)
+
+
+async def add_request_note(ctx: Context, principal: Principal, request_id: int, body: str) -> dict[str, Any]:
+    """Add a note on the request page; technicians in its chat see it live."""
+    tech = principal.technician()
+    rules.check_note(body)
+    async with unit_of_work(ctx) as uow:
+        found = await _visible_request(uow.conn, tech, request_id)
+        note = await store.insert_note(uow.conn, request_id, Author.of(tech), body, uow.now)
+        if found["chat_id"] is not None:
+            chat = await common.load_chat(uow.conn, found["chat_id"])
+            uow.emit({"type": "note", "chat_id": chat.id, "data": note}, technicians=chat.participant_ids)
+    return note
+
+
+def check_filter(value: str | None, allowed: type[Any], field: str) -> None:
+    """Filters take the enum values of API.md."""
+    if value and value not in {m.value for m in allowed}:
+        raise ValidationFailed(f"Unknown {field}.", errors={field: f"one of {sorted(m.value for m in allowed)}"})

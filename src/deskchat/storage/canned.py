@@ -1,0 +1,74 @@
+"""Canned messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from deskchat.domain.canned import CannedMessage, Scope
+from deskchat.domain.people import Technician
+from deskchat.storage.tables import canned_messages as cm
+
+
+def _canned(row: Any) -> CannedMessage:
+    return CannedMessage(row.id, row.title, row.body, row.shortcut, row.category, Scope(row.scope),
+                         row.group_id, row.owner_id)
+
+
+def visible_condition(tech: Technician) -> Any:
+    """SQL: global ones, my groups' ones (admins: every group's), my personal ones."""
+    group_cond = (cm.c.scope == Scope.GROUP.value) if tech.is_admin else and_(
+        cm.c.scope == Scope.GROUP.value, cm.c.group_id.in_(sorted(tech.group_ids)))
+    return or_(cm.c.scope == Scope.GLOBAL.value, group_cond,
+               and_(cm.c.scope == Scope.PERSONAL.value, cm.c.owner_id == tech.id))
+
+
+async def list_canned(conn: AsyncConnection, where: list[Any], limit: int) -> list[CannedMessage]:
+    """Canned messages matching every condition, by category and title."""
+    rows = await conn.execute(select(cm).where(*where).order_by(cm.c.category, cm.c.title, cm.c.id)
+                              .limit(limit))
+    return [_canned(r) for r in rows]
+
+
+def search_condition(q: str) -> Any:
+    """SQL: title, body or shortcut contains the text (case-insensitive)."""
+    pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(*(col.ilike(pattern, escape="\\") for col in (cm.c.title, cm.c.body, cm.c.shortcut)))
+
+
+async def load_canned(conn: AsyncConnection, canned_id: int) -> CannedMessage | None:
+    """One canned message, or None."""
+    row = (await conn.execute(select(cm).where(cm.c.id == canned_id))).first()
+    return _canned(row) if row else None
+
+
+async def insert_canned(conn: AsyncConnection, values: dict[str, Any], now: datetime) -> int:
+    """Store a canned message."""
+    result = await conn.execute(insert(cm).values(**values, created_at=now).returning(cm.c.id))
+    return int(result.scalar_one())
+
+
+async def update_canned(conn: AsyncConnection, canned_id: int, values: dict[str, Any]) -> None:
+    """Change a canned message."""
+    await conn.execute(update(cm).where(cm.c.id == canned_id).values(**values))
+
+
+async def delete_canned(conn: AsyncConnection, canned_id: int) -> None:
+    """Remove a canned message."""
+    await conn.execute(delete(cm).where(cm.c.id == canned_id))
+
+
+async def shortcut_taken(conn: AsyncConnection, shortcut: str, scope: Scope, group_id: int | None,
+                         owner_id: int | None, except_id: int | None) -> bool:
+    """True if the same shortcut is already used in the same scope (same group / owner)."""
+    cond = [cm.c.shortcut == shortcut, cm.c.scope == scope.value]
+    if scope is Scope.GROUP:
+        cond.append(cm.c.group_id == group_id)
+    if scope is Scope.PERSONAL:
+        cond.append(cm.c.owner_id == owner_id)
+    if except_id is not None:
+        cond.append(cm.c.id != except_id)
+    return (await conn.execute(select(cm.c.id).where(*cond).limit(1))).first() is not None

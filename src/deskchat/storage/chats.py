@@ -1,0 +1,225 @@
+"""Chats, their participants and their timeline; every state change is a guarded UPDATE."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from deskchat.domain.chat import Chat, ChatState
+from deskchat.domain.people import Author, Requester
+from deskchat.storage.tables import chat_participants as cp
+from deskchat.storage.tables import chats, messages, requesters
+
+OPEN_STATES = (ChatState.WAITING.value, ChatState.ACTIVE.value)
+_CHAT_COLUMNS = (chats, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"))
+
+
+async def insert_chat(conn: AsyncConnection, *, group_id: int, subject: str, requester_id: int,
+                      now: datetime, missed_due_at: datetime | None) -> int:
+    """Store a new waiting chat and return its id."""
+    result = await conn.execute(insert(chats).values(
+        group_id=group_id, subject=subject, state=ChatState.WAITING.value, requester_id=requester_id,
+        last_seq=0, missed_due_at=missed_due_at, created_at=now).returning(chats.c.id))
+    return int(result.scalar_one())
+
+
+def _chat_from(row: Any, parts: list[Any]) -> Chat:
+    return Chat(
+        id=row.id, group_id=row.group_id, subject=row.subject, state=ChatState(row.state),
+        requester=Requester(row.requester_id, row.r_name, row.r_email), created_at=row.created_at,
+        owner_id=row.owner_id, request_id=row.request_id, picked_up_at=row.picked_up_at,
+        ended_at=row.ended_at, last_seq=row.last_seq,
+        participant_ids=[p.technician_id for p in parts if p.left_at is None],
+        former_participant_ids={p.technician_id for p in parts if p.left_at is not None},
+    )
+
+
+def _chat_query() -> Any:
+    return select(*_CHAT_COLUMNS).join(requesters, requesters.c.id == chats.c.requester_id)
+
+
+async def load_chat(conn: AsyncConnection, chat_id: int) -> Chat | None:
+    """The chat with its requester and participants, or None."""
+    row = (await conn.execute(_chat_query().where(chats.c.id == chat_id))).first()
+    if row is None:
+        return None
+    parts = (await conn.execute(
+        select(cp.c.technician_id, cp.c.left_at).where(cp.c.chat_id == chat_id)
+        .order_by(cp.c.joined_at, cp.c.technician_id))).all()
+    return _chat_from(row, list(parts))
+
+
+async def load_chats(conn: AsyncConnection, where: Any, order: Any, limit: int) -> list[Chat]:
+    """Chats matching a condition, with participants, in one round trip for each table."""
+    rows = (await conn.execute(_chat_query().where(where).order_by(order).limit(limit))).all()
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    parts = (await conn.execute(select(cp.c.chat_id, cp.c.technician_id, cp.c.left_at)
+                                .where(cp.c.chat_id.in_(ids)).order_by(cp.c.joined_at))).all()
+    by_chat: dict[int, list[Any]] = {}
+    for p in parts:
+        by_chat.setdefault(p.chat_id, []).append(p)
+    return [_chat_from(r, by_chat.get(r.id, [])) for r in rows]
+
+
+def visible_to_technician(tech_id: int, group_ids: list[int], state: str | None) -> Any:
+    """Waiting chats of my groups, and chats I take part in now."""
+    mine = exists().where(and_(cp.c.chat_id == chats.c.id, cp.c.technician_id == tech_id,
+                               cp.c.left_at.is_(None)))
+    waiting = and_(chats.c.state == ChatState.WAITING.value, chats.c.group_id.in_(group_ids))
+    cond = or_(waiting, mine)
+    return and_(cond, chats.c.state == state) if state else cond
+
+
+def visible_to_requester(requester_id: int, state: str | None) -> Any:
+    """A requester's own chats."""
+    cond = chats.c.requester_id == requester_id
+    return and_(cond, chats.c.state == state) if state else cond
+
+
+async def claim_pickup(conn: AsyncConnection, chat_id: int, tech_id: int, now: datetime) -> bool:
+    """The single-winner pickup: only a still-waiting chat changes."""
+    result = await conn.execute(update(chats).where(
+        chats.c.id == chat_id, chats.c.state == ChatState.WAITING.value,
+    ).values(state=ChatState.ACTIVE.value, owner_id=tech_id, picked_up_at=now, missed_due_at=None))
+    return result.rowcount == 1
+
+
+async def join(conn: AsyncConnection, chat_id: int, tech_id: int, now: datetime) -> None:
+    """Make the technician a participant (again)."""
+    result = await conn.execute(update(cp).where(cp.c.chat_id == chat_id, cp.c.technician_id == tech_id)
+                                .values(left_at=None, joined_at=now))
+    if result.rowcount == 0:
+        await conn.execute(insert(cp).values(chat_id=chat_id, technician_id=tech_id, joined_at=now))
+
+
+async def leave(conn: AsyncConnection, chat_id: int, tech_id: int, now: datetime) -> None:
+    """The technician is no longer a participant (but took part once)."""
+    await conn.execute(update(cp).where(cp.c.chat_id == chat_id, cp.c.technician_id == tech_id)
+                       .values(left_at=now))
+
+
+async def claim_transfer(conn: AsyncConnection, chat_id: int, *, old_owner: int | None, new_owner: int,
+                         group_id: int) -> bool:
+    """Hand over an active chat, only if nobody changed its owner meanwhile."""
+    result = await conn.execute(update(chats).where(
+        chats.c.id == chat_id, chats.c.state == ChatState.ACTIVE.value, chats.c.owner_id == old_owner,
+    ).values(owner_id=new_owner, group_id=group_id))
+    return result.rowcount == 1
+
+
+async def claim_end(conn: AsyncConnection, chat_id: int, now: datetime) -> str | None:
+    """End an open chat; returns the state it had, or None if it was not open."""
+    result = await conn.execute(update(chats).where(
+        chats.c.id == chat_id, chats.c.state.in_(OPEN_STATES),
+    ).values(state=ChatState.ENDED.value, ended_at=now, missed_due_at=None).returning(chats.c.id))
+    return "ended" if result.first() is not None else None
+
+
+async def claim_missed(conn: AsyncConnection, chat_id: int, now: datetime) -> bool:
+    """Mark a waiting chat past its due time missed; exactly one caller wins."""
+    result = await conn.execute(update(chats).where(
+        chats.c.id == chat_id, chats.c.state == ChatState.WAITING.value, chats.c.missed_due_at <= now,
+    ).values(state=ChatState.MISSED.value, ended_at=now, missed_due_at=None))
+    return result.rowcount == 1
+
+
+async def claim_request_link(conn: AsyncConnection, chat_id: int, request_id: int) -> bool:
+    """Link a request to a chat that has none yet."""
+    result = await conn.execute(update(chats).where(chats.c.id == chat_id, chats.c.request_id.is_(None))
+                                .values(request_id=request_id))
+    return result.rowcount == 1
+
+
+async def due_chat_ids(conn: AsyncConnection, now: datetime, limit: int) -> list[int]:
+    """Waiting chats whose missed-chat time has come, oldest first."""
+    rows = await conn.execute(select(chats.c.id).where(
+        chats.c.state == ChatState.WAITING.value, chats.c.missed_due_at <= now,
+    ).order_by(chats.c.missed_due_at).limit(limit))
+    return [int(r) for r in rows.scalars()]
+
+
+async def next_due_at(conn: AsyncConnection) -> datetime | None:
+    """When the next waiting chat falls due, if any."""
+    value = (await conn.execute(select(func.min(chats.c.missed_due_at)).where(
+        chats.c.state == ChatState.WAITING.value))).scalar()
+    return value  # type: ignore[no-any-return]
+
+
+async def reschedule_waiting(conn: AsyncConnection, timeout_seconds: int | None) -> None:
+    """Set (or clear) the missed-chat due time of every waiting chat after a settings change."""
+    waiting = chats.c.state == ChatState.WAITING.value
+    if timeout_seconds is None:
+        await conn.execute(update(chats).where(waiting).values(missed_due_at=None))
+        return
+    rows = (await conn.execute(select(chats.c.id, chats.c.created_at).where(waiting))).all()
+    for row in rows:
+        await conn.execute(update(chats).where(chats.c.id == row.id)
+                           .values(missed_due_at=row.created_at + timedelta(seconds=timeout_seconds)))
+
+
+# -- timeline ------------------------------------------------------------------------
+
+async def take_seq(conn: AsyncConnection, chat_id: int, *, open_only: bool) -> int | None:
+    """Take the chat's next seq in this transaction (None if the chat is no longer open)."""
+    cond = [chats.c.id == chat_id]
+    if open_only:
+        cond.append(chats.c.state.in_(OPEN_STATES))
+    result = await conn.execute(update(chats).where(*cond).values(last_seq=chats.c.last_seq + 1)
+                                .returning(chats.c.last_seq))
+    value = result.scalar()
+    return None if value is None else int(value)
+
+
+def message_view(row: Any) -> dict[str, Any]:
+    """A stored message in the API's shape."""
+    return {
+        "id": row.id, "chat_id": row.chat_id, "seq": row.seq, "kind": row.kind, "event": row.event,
+        "author": {"kind": row.author_kind, "id": row.author_id, "name": row.author_name},
+        "body": row.body, "client_msg_id": row.client_msg_id, "created_at": row.created_at.isoformat(),
+    }
+
+
+async def insert_message(conn: AsyncConnection, *, chat_id: int, seq: int, author: Author, body: str,
+                         now: datetime, event: str | None = None,
+                         client_msg_id: str | None = None) -> dict[str, Any]:
+    """Store one timeline message and return it in the API's shape."""
+    values = {
+        "chat_id": chat_id, "seq": seq, "kind": "system" if event else "text", "event": event,
+        "author_kind": author.kind, "author_id": author.id, "author_name": author.name, "body": body,
+        "client_msg_id": client_msg_id, "created_at": now,
+    }
+    result = await conn.execute(insert(messages).values(**values).returning(messages.c.id))
+    return message_view(_Row(id=int(result.scalar_one()), **values))
+
+
+class _Row:
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+
+async def find_by_client_msg_id(conn: AsyncConnection, chat_id: int,
+                                client_msg_id: str) -> dict[str, Any] | None:
+    """The message a client already sent under this id, if any."""
+    row = (await conn.execute(select(messages).where(
+        messages.c.chat_id == chat_id, messages.c.client_msg_id == client_msg_id))).first()
+    return message_view(row) if row else None
+
+
+async def list_messages(conn: AsyncConnection, chat_id: int, after_seq: int,
+                        limit: int) -> list[dict[str, Any]]:
+    """Timeline messages after a seq, in seq order."""
+    rows = await conn.execute(select(messages).where(
+        messages.c.chat_id == chat_id, messages.c.seq > after_seq).order_by(messages.c.seq).limit(limit))
+    return [message_view(r) for r in rows]
+
+
+async def requester_texts(conn: AsyncConnection, chat_id: int) -> list[str]:
+    """What the requester wrote in a chat, in order."""
+    rows = await conn.execute(select(messages.c.body).where(
+        messages.c.chat_id == chat_id, messages.c.author_kind == "requester").order_by(messages.c.seq))
+    return [str(b) for b in rows.scalars()]

@@ -1,0 +1,247 @@
+"""Technicians, groups, requesters, tokens and presence rows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from deskchat.domain.people import Requester, Role, Status, Technician
+from deskchat.storage.tables import chat_participants as cp
+from deskchat.storage.tables import chats, group_members, groups, presence, requesters, technicians, tokens
+
+# -- technicians -----------------------------------------------------------------------
+
+
+async def _group_ids(conn: AsyncConnection, tech_ids: list[int]) -> dict[int, frozenset[int]]:
+    rows = await conn.execute(select(group_members).where(group_members.c.technician_id.in_(tech_ids)))
+    found: dict[int, set[int]] = {t: set() for t in tech_ids}
+    for r in rows:
+        found[r.technician_id].add(r.group_id)
+    return {t: frozenset(g) for t, g in found.items()}
+
+
+def _tech(row: Any, group_ids: frozenset[int]) -> Technician:
+    return Technician(row.id, row.name, row.email, Role(row.role), Status(row.status), group_ids)
+
+
+async def load_technicians(conn: AsyncConnection, where: Any = None, limit: int = 1000) -> list[Technician]:
+    """Technicians (with their groups) matching a condition, newest first."""
+    query = select(technicians).order_by(technicians.c.id.desc()).limit(limit)
+    rows = (await conn.execute(query.where(where) if where is not None else query)).all()
+    groups_of = await _group_ids(conn, [r.id for r in rows]) if rows else {}
+    return [_tech(r, groups_of[r.id]) for r in rows]
+
+
+async def load_technician(conn: AsyncConnection, tech_id: int) -> Technician | None:
+    """One technician, or None."""
+    found = await load_technicians(conn, technicians.c.id == tech_id)
+    return found[0] if found else None
+
+
+async def password_hash_of(conn: AsyncConnection, email: str) -> tuple[int, str] | None:
+    """The id and password hash for a login email."""
+    row = (await conn.execute(select(technicians.c.id, technicians.c.password_hash)
+                              .where(technicians.c.email == email.lower()))).first()
+    return (row.id, row.password_hash) if row else None
+
+
+async def insert_technician(conn: AsyncConnection, *, name: str, email: str, password_hash: str,
+                            role: Role, now: datetime) -> int:
+    """Store a new technician (status offline)."""
+    result = await conn.execute(insert(technicians).values(
+        name=name, email=email.lower(), password_hash=password_hash, role=role.value,
+        status=Status.OFFLINE.value, created_at=now).returning(technicians.c.id))
+    return int(result.scalar_one())
+
+
+async def email_taken(conn: AsyncConnection, email: str, except_id: int | None = None) -> bool:
+    """True if another technician has this email."""
+    cond = technicians.c.email == email.lower()
+    if except_id is not None:
+        cond = and_(cond, technicians.c.id != except_id)
+    return bool((await conn.execute(select(exists().where(cond)))).scalar())
+
+
+async def update_technician(conn: AsyncConnection, tech_id: int, values: dict[str, Any]) -> None:
+    """Change stored fields of a technician."""
+    if values:
+        await conn.execute(update(technicians).where(technicians.c.id == tech_id).values(**values))
+
+
+async def set_groups(conn: AsyncConnection, tech_id: int, group_ids: list[int]) -> None:
+    """Replace a technician's group membership."""
+    await conn.execute(delete(group_members).where(group_members.c.technician_id == tech_id))
+    if group_ids:
+        await conn.execute(insert(group_members), [
+            {"group_id": g, "technician_id": tech_id} for g in sorted(set(group_ids))])
+
+
+async def any_admin(conn: AsyncConnection) -> bool:
+    """True if an admin account exists."""
+    return bool((await conn.execute(select(exists().where(technicians.c.role == Role.ADMIN.value)))).scalar())
+
+
+async def active_chat_counts(conn: AsyncConnection, tech_ids: list[int]) -> dict[int, int]:
+    """How many active chats each technician takes part in now."""
+    rows = await conn.execute(
+        select(cp.c.technician_id, func.count()).join(chats, chats.c.id == cp.c.chat_id)
+        .where(cp.c.technician_id.in_(tech_ids), cp.c.left_at.is_(None), chats.c.state == "active")
+        .group_by(cp.c.technician_id))
+    return {int(t): int(n) for t, n in rows.tuples()}
+
+
+# -- groups ----------------------------------------------------------------------------
+
+async def load_groups(conn: AsyncConnection, where: Any = None, limit: int = 1000) -> list[Any]:
+    """Group rows, newest first."""
+    query = select(groups).order_by(groups.c.id.desc()).limit(limit)
+    return list((await conn.execute(query.where(where) if where is not None else query)).all())
+
+
+async def insert_group(conn: AsyncConnection, name: str, description: str, now: datetime) -> int:
+    """Store a new group."""
+    result = await conn.execute(insert(groups).values(name=name, description=description, created_at=now)
+                                .returning(groups.c.id))
+    return int(result.scalar_one())
+
+
+async def group_name_taken(conn: AsyncConnection, name: str, except_id: int | None = None) -> bool:
+    """True if another group has this name."""
+    cond = func.lower(groups.c.name) == name.lower()
+    if except_id is not None:
+        cond = and_(cond, groups.c.id != except_id)
+    return bool((await conn.execute(select(exists().where(cond)))).scalar())
+
+
+async def update_group(conn: AsyncConnection, group_id: int, values: dict[str, Any]) -> None:
+    """Change a group's name or description."""
+    if values:
+        await conn.execute(update(groups).where(groups.c.id == group_id).values(**values))
+
+
+async def group_has_chats(conn: AsyncConnection, group_id: int) -> bool:
+    """True if any chat belongs to the group."""
+    return bool((await conn.execute(select(exists().where(chats.c.group_id == group_id)))).scalar())
+
+
+async def delete_group(conn: AsyncConnection, group_id: int) -> None:
+    """Remove a group; its members are simply removed from it."""
+    await conn.execute(delete(group_members).where(group_members.c.group_id == group_id))
+    await conn.execute(delete(groups).where(groups.c.id == group_id))
+
+
+async def existing_group_ids(conn: AsyncConnection, group_ids: list[int]) -> set[int]:
+    """Which of these group ids exist."""
+    rows = await conn.execute(select(groups.c.id).where(groups.c.id.in_(group_ids)))
+    return {int(g) for g in rows.scalars()}
+
+
+async def member_ids(conn: AsyncConnection, group_id: int) -> list[int]:
+    """Technicians of a group."""
+    query = select(group_members.c.technician_id).where(group_members.c.group_id == group_id)
+    rows = await conn.execute(query)
+    return [int(t) for t in rows.scalars()]
+
+
+def member_of_condition(group_id: int) -> Any:
+    """SQL: the technician belongs to the group."""
+    return technicians.c.id.in_(select(group_members.c.technician_id)
+                                .where(group_members.c.group_id == group_id))
+
+
+# -- requesters and tokens -------------------------------------------------------------
+
+async def insert_requester(conn: AsyncConnection, name: str, email: str, now: datetime) -> Requester:
+    """Store a new requester."""
+    result = await conn.execute(insert(requesters).values(name=name, email=email, created_at=now)
+                                .returning(requesters.c.id))
+    return Requester(int(result.scalar_one()), name, email)
+
+
+async def insert_token(conn: AsyncConnection, token_hash: str, now: datetime, *,
+                       technician_id: int | None = None, requester_id: int | None = None) -> int:
+    """Store a token's hash for a technician or a requester."""
+    result = await conn.execute(insert(tokens).values(
+        token_hash=token_hash, technician_id=technician_id, requester_id=requester_id, created_at=now,
+    ).returning(tokens.c.id))
+    return int(result.scalar_one())
+
+
+async def lookup_token(conn: AsyncConnection, token_hash: str) -> Any:
+    """The live token row with its owner, or None."""
+    query = (select(tokens.c.id, tokens.c.technician_id, tokens.c.requester_id,
+                    requesters.c.name.label("r_name"), requesters.c.email.label("r_email"))
+             .outerjoin(requesters, requesters.c.id == tokens.c.requester_id)
+             .where(tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None)))
+    return (await conn.execute(query)).first()
+
+
+async def revoke_token(conn: AsyncConnection, token_id: int, now: datetime) -> None:
+    """A revoked token no longer authenticates."""
+    await conn.execute(update(tokens).where(tokens.c.id == token_id).values(revoked_at=now))
+
+
+# -- presence --------------------------------------------------------------------------
+
+def online_condition(now: datetime, ttl_seconds: float) -> Any:
+    """SQL: the technician's status is online and some live process holds a socket of theirs."""
+    fresh = now - timedelta(seconds=ttl_seconds)
+    live = exists().where(presence.c.technician_id == technicians.c.id, presence.c.seen_at > fresh,
+                          presence.c.sockets > 0)
+    return and_(technicians.c.status == Status.ONLINE.value, live)
+
+
+async def online_ids(conn: AsyncConnection, tech_ids: list[int], now: datetime, ttl: float) -> set[int]:
+    """Which of these technicians are online."""
+    if not tech_ids:
+        return set()
+    rows = await conn.execute(select(technicians.c.id).where(
+        technicians.c.id.in_(tech_ids), online_condition(now, ttl)))
+    return {int(t) for t in rows.scalars()}
+
+
+async def online_in_group(conn: AsyncConnection, group_id: int, now: datetime, ttl: float) -> list[int]:
+    """Online technicians of a group."""
+    rows = await conn.execute(
+        select(technicians.c.id).join(group_members, group_members.c.technician_id == technicians.c.id)
+        .where(group_members.c.group_id == group_id, online_condition(now, ttl)))
+    return [int(t) for t in rows.scalars()]
+
+
+async def online_counts(conn: AsyncConnection, now: datetime, ttl: float) -> dict[int, int]:
+    """Online technicians per group."""
+    rows = await conn.execute(
+        select(group_members.c.group_id, func.count()).join(
+            technicians, technicians.c.id == group_members.c.technician_id)
+        .where(online_condition(now, ttl)).group_by(group_members.c.group_id))
+    return {int(g): int(n) for g, n in rows.tuples()}
+
+
+async def set_presence(conn: AsyncConnection, process_id: str, tech_id: int, sockets: int,
+                       now: datetime) -> None:
+    """Record how many live sockets this process holds for a technician."""
+    where = and_(presence.c.process_id == process_id, presence.c.technician_id == tech_id)
+    if sockets <= 0:
+        await conn.execute(delete(presence).where(where))
+        return
+    result = await conn.execute(update(presence).where(where).values(sockets=sockets, seen_at=now))
+    if result.rowcount == 0:
+        await conn.execute(insert(presence).values(process_id=process_id, technician_id=tech_id,
+                                                   sockets=sockets, seen_at=now))
+
+
+async def heartbeat(conn: AsyncConnection, process_id: str, now: datetime) -> None:
+    """Keep this process's presence rows fresh."""
+    await conn.execute(update(presence).where(presence.c.process_id == process_id).values(seen_at=now))
+
+
+async def clear_presence(conn: AsyncConnection, process_id: str | None = None,
+                         stale_before: datetime | None = None) -> None:
+    """Drop a process's rows (clean shutdown) or rows no process refreshed."""
+    if process_id is not None:
+        await conn.execute(delete(presence).where(presence.c.process_id == process_id))
+    if stale_before is not None:
+        await conn.execute(delete(presence).where(presence.c.seen_at < stale_before))

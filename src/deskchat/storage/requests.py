@@ -1,0 +1,90 @@
+"""Incident requests and their notes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from deskchat.domain.people import Author
+from deskchat.storage.tables import notes, requesters, requests
+
+_COLUMNS = (requests, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"))
+
+
+def request_view(row: Any) -> dict[str, Any]:
+    """A stored request in the API's shape."""
+    return {
+        "id": row.id, "subject": row.subject, "description": row.description, "status": row.status,
+        "source": row.source, "requester": {"id": row.requester_id, "name": row.r_name, "email": row.r_email},
+        "group_id": row.group_id, "technician_id": row.technician_id, "chat_id": row.chat_id,
+        "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
+    }
+
+
+def note_view(row: Any) -> dict[str, Any]:
+    """A stored note in the API's shape."""
+    return {
+        "id": row.id, "request_id": row.request_id,
+        "author": {"kind": row.author_kind, "id": row.author_id, "name": row.author_name},
+        "body": row.body, "created_at": row.created_at.isoformat(),
+    }
+
+
+async def insert_request(conn: AsyncConnection, *, subject: str, description: str, source: str,
+                         requester_id: int, group_id: int | None, technician_id: int | None,
+                         chat_id: int | None, now: datetime) -> int:
+    """Store a new open request."""
+    result = await conn.execute(insert(requests).values(
+        subject=subject, description=description, status="open", source=source, requester_id=requester_id,
+        group_id=group_id, technician_id=technician_id, chat_id=chat_id, created_at=now, updated_at=now,
+    ).returning(requests.c.id))
+    return int(result.scalar_one())
+
+
+def _query() -> Any:
+    return select(*_COLUMNS).join(requesters, requesters.c.id == requests.c.requester_id)
+
+
+async def load_request(conn: AsyncConnection, request_id: int) -> dict[str, Any] | None:
+    """One request in the API's shape, or None."""
+    row = (await conn.execute(_query().where(requests.c.id == request_id))).first()
+    return request_view(row) if row else None
+
+
+def visible_condition(tech_id: int, group_ids: list[int], is_admin: bool) -> Any:
+    """Requests of my groups and those assigned to me; admins all."""
+    if is_admin:
+        return requests.c.id.is_not(None)
+    return or_(requests.c.group_id.in_(group_ids), requests.c.technician_id == tech_id)
+
+
+async def list_requests(conn: AsyncConnection, where: list[Any], limit: int) -> list[dict[str, Any]]:
+    """Requests matching every condition, newest first."""
+    rows = await conn.execute(_query().where(*where).order_by(requests.c.id.desc()).limit(limit))
+    return [request_view(r) for r in rows]
+
+
+async def update_request(conn: AsyncConnection, request_id: int, values: dict[str, Any]) -> None:
+    """Change stored fields of a request."""
+    await conn.execute(update(requests).where(requests.c.id == request_id).values(**values))
+
+
+async def insert_note(conn: AsyncConnection, request_id: int, author: Author, body: str,
+                      now: datetime) -> dict[str, Any]:
+    """Store a note on a request and return it in the API's shape."""
+    values = {"request_id": request_id, "author_kind": author.kind, "author_id": author.id,
+              "author_name": author.name, "body": body, "created_at": now}
+    result = await conn.execute(insert(notes).values(**values).returning(notes.c.id))
+    row = type("NoteRow", (), {"id": int(result.scalar_one()), **values})
+    return note_view(row)
+
+
+async def list_notes(conn: AsyncConnection, request_id: int, where: list[Any],
+                     limit: int) -> list[dict[str, Any]]:
+    """A request's notes, newest first."""
+    rows = await conn.execute(select(notes).where(notes.c.request_id == request_id, *where)
+                              .order_by(notes.c.id.desc()).limit(limit))
+    return [note_view(r) for r in rows]

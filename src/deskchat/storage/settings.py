@@ -1,0 +1,22 @@
+"""The admin settings row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from deskchat.storage.tables import settings
+
+
+async def load_settings(conn: AsyncConnection) -> dict[str, Any]:
+    """The settings in the API's shape."""
+    row = (await conn.execute(select(settings).where(settings.c.id == 1))).one()
+    return {"missed_chat_conversion": bool(row.missed_chat_conversion),
+            "missed_chat_timeout_seconds": int(row.missed_chat_timeout_seconds)}
+
+
+async def save_settings(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    """Change settings fields."""
+    await conn.execute(update(settings).where(settings.c.id == 1).values(**values))
