@@ -1,0 +1,438 @@
+"""The benchmark scenarios of issue 5. Each returns the raw figures as a dict; run.py names them,
+compares them with the relay and checks the targets.
+
+(a) chats         N chats, both sides sending over WS, fixed rate then a rate ramp
+(b) alert_fanout  one new chat alerting M online technicians, repeated
+(c) missed_timers K waiting chats reaching the missed-chat timeout
+(d) reconnect     all sockets of N chats dropped at once under load, reconnected with resume
+(e) idle_memory   server RSS per idle authenticated socket
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from loadgen import REQUESTER, TECHNICIAN, ChatLoad, ChatPair, CpuMeter, latency_summary
+from targets import Api, ApiError, DeskchatServer, ServerProcess, gather_limited
+from wsclient import WSClient, now, open_ws
+
+_run_ids = itertools.count(1)
+
+
+def wall_offset() -> float:
+    """Add to a monotonic reading to get Unix time."""
+    return time.time() - now()
+
+
+def parse_ts(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass
+class ChatsConfig:
+    chats: int
+    rate: float
+    duration: float
+    warmup: float
+    ramp_start: float
+    ramp_factor: float
+    ramp_step: float
+    ramp_steps: int
+    ramp_p99_limit_ms: float = 250.0
+    body_size: int = 120
+    arrivals: str = "poisson"
+
+
+# --------------------------------------------------------------------------------------------
+# seeding (deskchat only)
+
+
+@dataclass
+class Seed:
+    """What a fresh deskchat server gets before the scenarios: admin, groups, technicians."""
+
+    admin: str
+    groups: dict[str, int]
+    tech_ids: list[int]
+    tech_tokens: list[str]
+
+
+async def seed(api: Api, admin_email: str, admin_password: str, technicians: int, label: str) -> Seed:
+    admin = await api.login(admin_email, admin_password)
+    groups = {}
+    for name in ("chats", "fanout", "timers"):
+        groups[name] = await api.create_group(admin, f"bench-{label}-{name}")
+    ids = await gather_limited(
+        [
+            api.create_technician(admin, f"Tech {i}", f"tech{i}.{label}@bench.example.com",
+                                  [groups["chats"], groups["fanout"]])
+            for i in range(technicians)
+        ],
+        8,
+    )
+    tokens = await gather_limited(
+        [api.login(f"tech{i}.{label}@bench.example.com", "tech-pass-123456") for i in range(technicians)], 8
+    )
+    return Seed(admin, groups, list(ids), list(tokens))
+
+
+async def make_chats(api: Api, seed_: Seed, n: int, label: str) -> list[ChatPair]:
+    """n new chats in the chats group, technician i % len(techs) picks up chat i."""
+    created = await gather_limited(
+        [api.create_chat(seed_.groups["chats"], f"User {label}{i}", f"u{label}{i}@example.com", f"Help {label}{i}")
+         for i in range(n)],
+        16,
+    )
+    techs = seed_.tech_tokens
+    pairs = [ChatPair(chat["id"], vt, techs[i % len(techs)]) for i, (chat, vt) in enumerate(created)]
+    picked = await gather_limited([api.pickup(p.technician_token, p.chat_id) for p in pairs], 16)
+    for pair, chat in zip(pairs, picked, strict=True):
+        pair.base_seq = chat["last_seq"]
+    return pairs
+
+
+async def count_persisted(api: Api, pairs: list[ChatPair]) -> int:
+    """Messages stored since the load started, from each chat's last_seq (REST)."""
+    chats = await gather_limited([api.chat(p.technician_token, p.chat_id) for p in pairs], 16)
+    return sum(c["last_seq"] - p.base_seq for c, p in zip(chats, pairs, strict=True))
+
+
+# --------------------------------------------------------------------------------------------
+# (a) chats
+
+
+async def chats(server: ServerProcess, pairs: list[ChatPair], cfg: ChatsConfig,
+                api: Api | None = None, on_fixed_phase: Callable[[float], Any] | None = None) -> dict[str, Any]:
+    """Fixed-rate open-loop phase (latency at the target rate), then a rate ramp (sustained maximum)."""
+    load = ChatLoad(server.ws_url, pairs, body_size=cfg.body_size)
+    out: dict[str, Any] = {"connect_s": round(await load.connect(), 2)}
+    await asyncio.sleep(0.5)
+    profiler = on_fixed_phase(cfg.duration) if on_fixed_phase else None
+    fixed = await load.run(cfg.rate, cfg.duration, cfg.warmup, cfg.arrivals, server.pid)
+    out["drained"] = await load.drain(fixed, 30)
+    if profiler is not None:
+        await profiler
+    out["fixed"] = {**fixed.summary(), **fixed.cpu}  # type: ignore[attr-defined]
+    out["ramp"], out["sustained"] = await ramp(load, cfg, server.pid)
+    out["dup_frames"], out["gap_frames"] = load.dup_frames, load.gap_frames
+    out["closed_unexpectedly"] = load.closed_unexpectedly
+    if load.errors:
+        out["ws_errors"] = dict(load.errors)
+    sent = sum(ph.n_sent for ph in load.phases.values())
+    out["sent_total"], out["acked_total"] = sent, sum(ph.n_acked for ph in load.phases.values())
+    await load.close()
+    if api is not None:
+        out["persisted_total"] = await count_persisted(api, pairs)
+    return out
+
+
+async def ramp(load: ChatLoad, cfg: ChatsConfig, server_pid: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Raise the offered rate step by step until a step is not sustained (loss, error or p99 over limit)."""
+    steps: list[dict[str, Any]] = []
+    best = None
+    rate = cfg.ramp_start
+    for _ in range(cfg.ramp_steps):
+        phase = await load.run(rate, cfg.ramp_step, cfg.ramp_step / 4, cfg.arrivals, server_pid)
+        drained = await load.drain(phase, max(2.0, cfg.ramp_step))
+        s = {**phase.summary(), **phase.cpu}  # type: ignore[attr-defined]
+        passed = drained and s["lost"] == 0 and not s.get("errors") and s.get("p99_ms", 1e9) <= cfg.ramp_p99_limit_ms
+        steps.append({k: s.get(k) for k in ("offered_rate", "delivered_per_s", "p50_ms", "p99_ms", "lost",
+                                            "server_cpu", "generator_cpu", "errors")} | {"sustained": passed})
+        if not passed:
+            await load.drain(phase, 60)  # let the backlog clear before anything else runs
+            break
+        best = s
+        rate *= cfg.ramp_factor
+    return steps, best
+
+
+# --------------------------------------------------------------------------------------------
+# (b) alert fan-out
+
+
+async def alert_fanout(server: DeskchatServer, api: Api, seed_: Seed, technicians: int, rounds: int) -> dict[str, Any]:
+    """M technicians online in one group; a new chat there; time from POST to each alert."""
+    tokens = seed_.tech_tokens[:technicians]
+    alerts: dict[int, list[float]] = {}
+    frames: Counter[str] = Counter()
+
+    def on_frame(client: WSClient, frame: dict[str, Any], t: float) -> None:
+        kind = frame.get("type")
+        frames[str(kind)] += 1
+        if kind == "alert":
+            alerts.setdefault((frame.get("data") or {}).get("id"), []).append(t)
+        elif kind == "hello":
+            client.tag.set_result(t)
+
+    t0 = now()
+    clients = await _open_authenticated(server.ws_url, tokens, on_frame)
+    await gather_limited([api.set_status(tok, "online") for tok in tokens], 16)
+    setup_s = now() - t0
+    await _settle(frames)
+    setup_frames = sum(frames.values())
+    per_round_last, all_lat, missing = [], [], 0
+    for r in range(rounds + 1):  # round 0 warms up
+        t_post = now()
+        chat, visitor = await api.create_chat(seed_.groups["fanout"], f"Fan {r}", f"fan{r}@example.com", f"fanout {r}")
+        deadline = now() + 10
+        while len(alerts.get(chat["id"], ())) < technicians and now() < deadline:
+            await asyncio.sleep(0.002)
+        got = [t - t_post for t in alerts.get(chat["id"], [])]
+        if r:
+            missing += technicians - len(got)
+            all_lat.extend(got)
+            if got:
+                per_round_last.append(max(got))
+        await api.end_chat(visitor, chat["id"])
+        await asyncio.sleep(0.1)
+    await gather_limited([api.set_status(tok, "offline") for tok in tokens], 16)
+    for c in clients:
+        c.close()
+    await asyncio.sleep(0.3)
+    out = {"technicians": technicians, "rounds": rounds, "missing_alerts": missing,
+           "setup_s": round(setup_s, 2), "setup_frames": setup_frames}
+    out.update(latency_summary(per_round_last, "last_"))
+    out.update(latency_summary(all_lat, "each_"))
+    return out
+
+
+async def _open_authenticated(url: str, tokens: list[str], on_frame: Any, concurrency: int = 64) -> list[WSClient]:
+    """One socket per token; each client's ``tag`` is a future set on its ``hello``."""
+    loop = asyncio.get_running_loop()
+
+    async def one(token: str) -> WSClient:
+        client = await open_ws(url, on_frame, loop.create_future())
+        client.send({"type": "auth", "token": token})
+        await asyncio.wait_for(client.tag, 30)
+        return client
+
+    return await gather_limited([one(t) for t in tokens], concurrency)
+
+
+async def _settle(frames: Counter[str], quiet: float = 0.5, limit: float = 120.0) -> None:
+    """Wait until no frame arrived for ``quiet`` seconds (e.g. a presence storm is over)."""
+    deadline = now() + limit
+    last = -1
+    while now() < deadline:
+        total = sum(frames.values())
+        if total == last:
+            return
+        last = total
+        await asyncio.sleep(quiet)
+
+
+# --------------------------------------------------------------------------------------------
+# (c) missed-chat timers
+
+
+class MissedTimers:
+    """K waiting chats that all fall due at the same instant; how late does each become missed?
+
+    ``prepare()`` creates the chats while missed-chat conversion is off (so they carry no due
+    time). ``fire()`` waits until the youngest is older than the timeout, then turns conversion on:
+    every one of them is due at that instant (API.md: a chat still waiting after the timeout becomes
+    missed). Lateness = when its ``missed`` system message was written (server clock, via REST)
+    minus max(created_at + timeout, the moment the settings change was acknowledged). A sample of
+    requester sockets also times the ``chat`` frame with state ``missed``.
+    """
+
+    def __init__(self, server: DeskchatServer, api: Api, seed_: Seed, count: int, timeout_s: int, sample: int) -> None:
+        self.server, self.api, self.seed, self.count = server, api, seed_, count
+        self.timeout_s, self.sample = timeout_s, sample
+        self.frame_missed: dict[int, float] = {}
+        self.clients: list[WSClient] = []
+
+    async def prepare(self) -> None:
+        await self.api.patch_settings(self.seed.admin, missed_chat_conversion=False)
+        run = next(_run_ids)
+        t0 = now()
+        self.created = await gather_limited(
+            [self.api.create_chat(self.seed.groups["timers"], f"Timer {i}", f"t{run}.{i}@example.com", f"timer {i}")
+             for i in range(self.count)],
+            32,
+        )
+        self.create_s = now() - t0
+        self.created_at = {chat["id"]: parse_ts(chat["created_at"]) for chat, _ in self.created}
+
+    async def fire(self) -> None:
+        youngest = max(self.created_at.values())
+        await asyncio.sleep(max(0.0, youngest + self.timeout_s + 0.5 - time.time()))
+        step = max(1, self.count // max(1, self.sample))
+        watched = self.created[::step][: self.sample]
+        offset = wall_offset()
+
+        def on_frame(client: WSClient, frame: dict[str, Any], t: float) -> None:
+            if frame.get("type") == "hello":
+                client.tag.set_result(t)
+            elif frame.get("type") == "chat" and (frame.get("data") or {}).get("state") == "missed":
+                self.frame_missed.setdefault(frame["data"]["id"], t + offset)
+
+        self.clients = await _open_authenticated(self.server.ws_url, [vt for _, vt in watched], on_frame)
+        self.watched = [chat["id"] for chat, _ in watched]
+        t_patch = time.time()
+        await self.api.patch_settings(self.seed.admin, missed_chat_conversion=True,
+                                      missed_chat_timeout_seconds=self.timeout_s)
+        self.t_fire = time.time()
+        self.patch_s = self.t_fire - t_patch
+        self.due = {cid: max(ts + self.timeout_s, self.t_fire) for cid, ts in self.created_at.items()}
+
+    async def finish(self, grace: float = 120.0) -> dict[str, Any]:
+        deadline = self.t_fire + grace
+        while time.time() < deadline and len(self.frame_missed) < len(self.watched):
+            await asyncio.sleep(0.1)
+        all_frames_s = max(self.frame_missed.values(), default=self.t_fire) - self.t_fire
+        missed_at = await self._missed_times(deadline)
+        await self.api.patch_settings(self.seed.admin, missed_chat_conversion=False)
+        for c in self.clients:
+            c.close()
+        late_db = [missed_at[cid] - self.due[cid] for cid in missed_at]
+        late_frame = [self.frame_missed[cid] - self.due[cid] for cid in self.frame_missed]
+        early = sum(1 for cid, ts in missed_at.items() if ts < self.created_at[cid] + self.timeout_s)
+        out: dict[str, Any] = {
+            "timers": self.count, "timeout_s": self.timeout_s, "create_s": round(self.create_s, 2),
+            "settings_patch_s": round(self.patch_s, 3), "converted": len(missed_at),
+            "not_converted": self.count - len(missed_at), "early": early,
+            "watched_sockets": len(self.watched), "watched_missed_frames": len(self.frame_missed),
+            "watched_all_frames_s": round(all_frames_s, 3),
+        }
+        if missed_at:
+            out["all_converted_s"] = round(max(missed_at.values()) - self.t_fire, 3)
+        out.update(latency_summary(late_db))
+        out.update(latency_summary(late_frame, "frame_"))
+        return out
+
+    async def _missed_times(self, deadline: float) -> dict[int, float]:
+        """When each chat's ``missed`` system message was written (server clock), via REST."""
+        found: dict[int, float] = {}
+        pending = {chat["id"]: vt for chat, vt in self.created}
+        while pending and time.time() < deadline + 5:
+            results = await gather_limited([self._missed_at(cid, vt) for cid, vt in pending.items()], 16)
+            for cid, ts in zip(list(pending), results, strict=True):
+                if ts is not None:
+                    found[cid] = ts
+                    del pending[cid]
+            if pending:
+                await asyncio.sleep(0.5)
+        return found
+
+    async def _missed_at(self, chat_id: int, visitor: str) -> float | None:
+        try:
+            msgs = await self.api.all_messages(visitor, chat_id)
+        except ApiError:
+            return None
+        for m in msgs:
+            if m.get("event") == "missed":
+                return parse_ts(m["created_at"])
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# (d) reconnect
+
+
+async def reconnect(server: ServerProcess, pairs: list[ChatPair], rate: float, before: float, after: float,
+                    api: Api | None = None) -> dict[str, Any]:
+    """Traffic on N chats; every socket aborted at once; all reconnect with resume; count loss/dups."""
+    load = ChatLoad(server.ws_url, pairs)
+    load.track_seqs = True
+    load.buffer_when_down = True
+    await load.connect(resume=True)
+    socks = [s for pair in load.socks for s in pair]
+    await asyncio.gather(*(asyncio.wait_for(s.resumed, 30) for s in socks if s.resumed))  # type: ignore[arg-type]
+    traffic = asyncio.create_task(load.run(rate, before + after, 0.0, "poisson", server.pid))
+    await asyncio.sleep(before)
+    t_drop = now()
+    load.drop_all()
+    sem = asyncio.Semaphore(1000)
+
+    async def back(sock: Any) -> float:
+        async with sem:
+            await load.open_sock(sock, resume=True)
+        return await asyncio.wait_for(sock.resumed, 60)
+
+    resumed = await asyncio.gather(*(back(s) for s in socks), return_exceptions=True)
+    load.expect_closes = False
+    ok = [t for t in resumed if isinstance(t, float)]
+    phase = await traffic
+    drained = await load.drain(phase, 30)
+    await asyncio.sleep(0.5)  # let the last echoes arrive
+    out: dict[str, Any] = {
+        "chats": len(pairs), "sockets": len(socks), "rate": rate,
+        "resumed": len(ok), "failed_to_resume": len(socks) - len(ok),
+        "resume_all_s": round(max(ok) - t_drop, 3) if ok else None,
+        "resume_p50_s": round(sorted(ok)[len(ok) // 2] - t_drop, 3) if ok else None,
+        "sent": phase.n_sent, "resent_after_reconnect": load.resent, "drained": drained,
+        "dup_frames": load.dup_frames, "gap_frames": load.gap_frames,
+    }
+    last_seq = {p.chat_id: max(s.last_seq.get(p.chat_id, 0) for s in pair) for p, pair in zip(pairs, load.socks, strict=True)}
+    if api is not None:
+        stored = await gather_limited([_timeline(api, p) for p in pairs], 16)
+        last_seq = {p.chat_id: len(msgs) for p, msgs in zip(pairs, stored, strict=True)}
+        out.update(_persisted_check(stored, phase))
+    lost = dup = 0
+    for pair, (req, tech) in zip(pairs, load.socks, strict=True):
+        for sock in (req, tech):
+            seen = sock.seen.get(pair.chat_id, bytearray())
+            for seq in range(1, last_seq[pair.chat_id] + 1):
+                times = seen[seq] if seq < len(seen) else 0
+                lost += times == 0
+                dup += max(0, times - 1)
+    out["lost"], out["duplicated"] = lost + out.get("not_persisted", 0), dup + out.get("persisted_twice", 0)
+    out["delivered_lost"], out["delivered_duplicated"] = lost, dup
+    await load.close()
+    return out
+
+
+async def _timeline(api: Api, pair: ChatPair) -> list[dict[str, Any]]:
+    return await api.all_messages(pair.technician_token, pair.chat_id)
+
+
+def _persisted_check(stored: list[list[dict[str, Any]]], phase: Any) -> dict[str, int]:
+    """Every sent message stored exactly once (by client_msg_id); seqs 1..n without gaps."""
+    prefix = f"b{phase.pid}-"
+    counts: Counter[str] = Counter()
+    gaps = 0
+    for msgs in stored:
+        gaps += sum(1 for k, m in enumerate(msgs, 1) if m["seq"] != k)
+        counts.update(m["client_msg_id"] for m in msgs if (m.get("client_msg_id") or "").startswith(prefix))
+    return {"not_persisted": phase.n_sent - len(counts), "persisted_twice": sum(c - 1 for c in counts.values()),
+            "seq_gaps": gaps}
+
+
+# --------------------------------------------------------------------------------------------
+# (e) idle memory
+
+
+async def idle_memory(server: ServerProcess, tokens: list[str], sockets: int) -> dict[str, Any]:
+    """Server RSS growth per authenticated, idle socket."""
+
+    def on_frame(client: WSClient, frame: dict[str, Any], t: float) -> None:
+        if frame.get("type") == "hello" and not client.tag.done():
+            client.tag.set_result(t)
+
+    warm = await _open_authenticated(server.ws_url, tokens[:50], on_frame)
+    for c in warm:
+        c.close()
+    await asyncio.sleep(1.5)
+    rss0 = server.rss()
+    toks = list(itertools.islice(itertools.cycle(tokens), sockets))
+    clients = await _open_authenticated(server.ws_url, toks, on_frame)
+    await asyncio.sleep(2.0)
+    rss1 = server.rss()
+    for c in clients:
+        c.close()
+    await asyncio.sleep(1.5)
+    rss2 = server.rss()
+    return {"sockets": sockets, "rss_before_mib": round(rss0 / 2**20, 1), "rss_open_mib": round(rss1 / 2**20, 1),
+            "rss_after_close_mib": round(rss2 / 2**20, 1), "kib_per_socket": round((rss1 - rss0) / sockets / 1024, 2)}
+
+
+__all__ = ["REQUESTER", "TECHNICIAN", "ChatsConfig", "CpuMeter", "MissedTimers", "Seed", "alert_fanout", "chats",
+           "count_persisted", "idle_memory", "make_chats", "reconnect", "seed"]
