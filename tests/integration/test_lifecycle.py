@@ -38,7 +38,8 @@ async def test_messages_flow_both_ways_in_seq_order(desk: Desk) -> None:
     assert visitor.token and tech_sock
     user_sock = await desk.socket(visitor.token, resume={chat["id"]: 0})
     await tech_api.ok("POST", f"/chats/{chat['id']}/pickup")
-    await tech_sock.send({"type": "send", "chat_id": chat["id"], "body": "Hello, I can help", "client_msg_id": "t1"})
+    await tech_sock.send({"type": "send", "chat_id": chat["id"], "body": "Hello, I can help",
+                          "client_msg_id": "t1"})
     ack = await tech_sock.wait_for(lambda f: f["type"] == "ack")
     assert ack["message"]["body"] == "Hello, I can help"
     await user_sock.send({"type": "send", "chat_id": chat["id"], "body": "Thanks!", "client_msg_id": "u1"})
@@ -93,7 +94,7 @@ async def test_repeated_client_msg_id_returns_the_first_message(desk: Desk) -> N
 
 async def test_resume_delivers_every_missed_message_once_in_order(desk: Desk) -> None:
     group = await desk.group()
-    _, tech_api, tech_sock = await desk.technician([group["id"]])
+    _, tech_api, _ = await desk.technician([group["id"]])
     chat, visitor = await desk.start_chat(group["id"])
     assert visitor.token
     user_sock = await desk.socket(visitor.token, resume={chat["id"]: 0})
@@ -101,7 +102,8 @@ async def test_resume_delivers_every_missed_message_once_in_order(desk: Desk) ->
     await user_sock.wait_for(lambda f: f["type"] == "message" and f["seq"] == 2)
     await user_sock.close()
     for i in range(20):
-        await tech_api.ok("POST", f"/chats/{chat['id']}/messages", 201, json={"body": f"m{i}", "client_msg_id": f"c{i}"})
+        await tech_api.ok("POST", f"/chats/{chat['id']}/messages", 201,
+                          json={"body": f"m{i}", "client_msg_id": f"c{i}"})
     back = await desk.socket(visitor.token, resume={chat["id"]: 2})
     await back.wait_for(lambda f: f["type"] == "chat")
     await tech_api.ok("POST", f"/chats/{chat['id']}/messages", 201, json={"body": "live", "client_msg_id": "live"})
