@@ -108,6 +108,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         for task in tasks:
             task.cancel()
+        for worker in ctx.workers.values():
+            await worker.stop()
         for sock in hub.sockets():
             sock.close_soon()
         with contextlib.suppress(Exception):

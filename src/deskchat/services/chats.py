@@ -7,24 +7,19 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from deskchat.domain import canned as canned_rules
 from deskchat.domain.chat import ChatState, check_body, subject_from
 from deskchat.domain.errors import (
     AlreadyPickedUp,
-    Forbidden,
     InvalidState,
-    NotFound,
     RateLimited,
     ValidationFailed,
 )
 from deskchat.domain.people import Author, Requester, Technician
-from deskchat.realtime.hub import message_frame
-from deskchat.services import common
+from deskchat.services import common, messages
 from deskchat.services.auth import Principal, issue_visitor_token
 from deskchat.services.context import Context, reading, unit_of_work
-from deskchat.services.requests import add_transcript_note, placeholder_values
+from deskchat.services.requests import add_transcript_note
 from deskchat.services.views import chat_view, page
-from deskchat.storage import canned as canned_store
 from deskchat.storage import chats, people
 from deskchat.storage import settings as settings_store
 from deskchat.storage.tables import chats as chats_table
@@ -116,8 +111,9 @@ async def post_message(ctx: Context, principal: Principal, chat_id: int, *, body
     if isinstance(principal.actor, Requester):
         await _limit(ctx, f"msgs:{principal.token_id}", ctx.settings.rate_limit_messages_per_10s, 10,
                      "messages")
+    send = messages.Send(principal.actor, chat_id, body, canned_message_id, client_msg_id)
     try:
-        return await _post(ctx, principal, chat_id, body, canned_message_id, client_msg_id)
+        return await messages.writer(ctx).submit(send)
     except IntegrityError:
         if client_msg_id is None:
             raise
@@ -126,37 +122,6 @@ async def post_message(ctx: Context, principal: Principal, chat_id: int, *, body
         if first is None:
             raise
         return first, False
-
-
-async def _post(ctx: Context, principal: Principal, chat_id: int, body: str | None,
-                canned_message_id: int | None, client_msg_id: str | None) -> tuple[dict[str, Any], bool]:
-    actor = principal.actor
-    async with unit_of_work(ctx) as uow:
-        chat = await common.load_readable_chat(uow.conn, chat_id, actor)
-        if client_msg_id is not None:
-            first = await chats.find_by_client_msg_id(uow.conn, chat_id, client_msg_id)
-            if first is not None:
-                return first, False
-        if canned_message_id is not None:
-            body = await _canned_body(uow.conn, actor, chat, canned_message_id)
-        assert body is not None
-        chat.post(actor, body)
-        seq = await chats.take_seq(uow.conn, chat.id, open_only=True)
-        if seq is None:
-            raise InvalidState("The chat has ended; it takes no more messages.")
-        msg = await chats.insert_message(uow.conn, chat_id=chat.id, seq=seq, author=Author.of(actor),
-                                         body=body, now=uow.now, client_msg_id=client_msg_id)
-        uow.emit(message_frame(msg), **common.audience(chat))
-    return msg, True
-
-
-async def _canned_body(conn: Any, actor: Any, chat: Any, canned_id: int) -> str:
-    if not isinstance(actor, Technician):
-        raise Forbidden("Canned messages are for technicians only.")
-    found = await canned_store.load_canned(conn, canned_id)
-    if found is None or not found.visible_to(actor):
-        raise NotFound(f"There is no canned message {canned_id}.")
-    return canned_rules.render(found.body, await placeholder_values(conn, chat, actor))
 
 
 async def list_messages(ctx: Context, principal: Principal, chat_id: int, after_seq: int,

@@ -31,6 +31,7 @@ class Context:
     limiter: RateLimiter
     process_id: str
     clock: Callable[[], datetime] = utcnow
+    workers: dict[str, Any] = field(default_factory=dict)  # per-process background writers
 
 
 @dataclass

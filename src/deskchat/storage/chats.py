@@ -175,6 +175,14 @@ async def take_seq(conn: AsyncConnection, chat_id: int, *, open_only: bool) -> i
     return None if value is None else int(value)
 
 
+async def take_seqs(conn: AsyncConnection, chat_id: int, count: int) -> int | None:
+    """Take ``count`` seqs of an open chat at once; returns the last one (None if not open)."""
+    result = await conn.execute(update(chats).where(chats.c.id == chat_id, chats.c.state.in_(OPEN_STATES))
+                                .values(last_seq=chats.c.last_seq + count).returning(chats.c.last_seq))
+    value = result.scalar()
+    return None if value is None else int(value)
+
+
 def message_view(row: Any) -> dict[str, Any]:
     """A stored message in the API's shape."""
     return {
@@ -195,6 +203,30 @@ async def insert_message(conn: AsyncConnection, *, chat_id: int, seq: int, autho
     }
     result = await conn.execute(insert(messages).values(**values).returning(messages.c.id))
     return message_view(_Row(id=int(result.scalar_one()), **values))
+
+
+async def insert_messages(conn: AsyncConnection, items: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Store text messages in one statement; returns them in the API's shape, in the given order."""
+    if not items:
+        return []
+    values = [{"chat_id": i["chat_id"], "seq": i["seq"], "kind": "text", "event": None,
+               "author_kind": i["author"].kind, "author_id": i["author"].id, "author_name": i["author"].name,
+               "body": i["body"], "client_msg_id": i["client_msg_id"], "created_at": now} for i in items]
+    result = await conn.execute(insert(messages).returning(messages.c.id, sort_by_parameter_order=True), values)
+    return [message_view(_Row(id=int(row_id), **v)) for row_id, v in zip(result.scalars(), values, strict=True)]
+
+
+async def find_by_client_msg_ids(conn: AsyncConnection,
+                                 keys: list[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any]]:
+    """Messages already sent under these (chat_id, client_msg_id) pairs."""
+    if not keys:
+        return {}
+    chat_ids = sorted({k[0] for k in keys})
+    msg_ids = sorted({k[1] for k in keys})
+    rows = await conn.execute(select(messages).where(messages.c.chat_id.in_(chat_ids),
+                                                     messages.c.client_msg_id.in_(msg_ids)))
+    wanted = set(keys)
+    return {(r.chat_id, r.client_msg_id): message_view(r) for r in rows if (r.chat_id, r.client_msg_id) in wanted}
 
 
 class _Row:
