@@ -93,7 +93,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     broker = make_broker(settings)
     ctx = Context(settings, db, broker, _limiter(settings, broker), secrets.token_hex(8))
     hub = Hub(lambda c, a, n: chat_service.fetch_after(ctx, c, a, n),
-              lambda t, n: presence.socket_count_changed(ctx, t, n))
+              lambda t, n: presence.socket_count_changed(ctx, t, n), settings.offline_grace_seconds)
     app.state.ctx, app.state.hub = ctx, hub
     app.state.broker_ready = getattr(broker, "ready", _always_ready)
     await broker.start(hub.handle, hub.resync)

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     rate_limit_failed_logins_per_15min: int = 10
     sweep_interval_seconds: float = 1.0
     presence_ttl_seconds: float = 45.0
+    offline_grace_seconds: float = 5.0
     ws_ping_interval_seconds: float = 20.0
     ws_send_queue_size: int = 1000
     cookie_secure: bool = False

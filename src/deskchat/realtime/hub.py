@@ -50,10 +50,14 @@ class Socket:
 
     def enqueue(self, frame: dict[str, Any]) -> None:
         """Queue a frame; a socket that fell this far behind is closed and will resume by seq."""
+        self.enqueue_text(encode(frame))
+
+    def enqueue_text(self, text: str) -> None:
+        """Queue an already encoded frame."""
         if self.closed:
             return
         try:
-            self.queue.put_nowait(json.dumps(frame, separators=(",", ":")))
+            self.queue.put_nowait(text)
         except asyncio.QueueFull:
             log.warning("socket_too_slow", actor_id=self.actor.id)
             self.close_soon()
@@ -79,11 +83,14 @@ class Socket:
 class Hub:
     """Routes events to this process's sockets, keeping each chat's messages in seq order."""
 
-    def __init__(self, fetch_messages: FetchMessages, presence_changed: PresenceChanged) -> None:
+    def __init__(self, fetch_messages: FetchMessages, presence_changed: PresenceChanged,
+                 offline_grace_seconds: float = 0.0) -> None:
         self._fetch = fetch_messages
         self._presence_changed = presence_changed
+        self._grace = offline_grace_seconds
         self._technicians: dict[int, set[Socket]] = {}
         self._requesters: dict[int, set[Socket]] = {}
+        self._going_offline: dict[int, asyncio.TimerHandle] = {}
 
     def sockets(self) -> list[Socket]:
         """Every live socket of this process."""
@@ -100,8 +107,11 @@ class Hub:
         """A socket authenticated."""
         group = self._index(sock.actor).setdefault(sock.actor.id, set())
         group.add(sock)
-        if sock.is_technician:
-            await self._presence_changed(sock.actor.id, len(group))
+        pending = self._going_offline.pop(sock.actor.id, None) if sock.is_technician else None
+        if pending is not None:
+            pending.cancel()  # back within the grace period: presence never changed
+        elif sock.is_technician and len(group) == 1:
+            await self._presence_changed(sock.actor.id, 1)
 
     async def unregister(self, sock: Socket) -> None:
         """A socket closed."""
@@ -109,10 +119,24 @@ class Hub:
         index = self._index(sock.actor)
         group = index.get(sock.actor.id, set())
         group.discard(sock)
-        if not group:
-            index.pop(sock.actor.id, None)
-        if sock.is_technician:
-            await self._presence_changed(sock.actor.id, len(group))
+        if group:
+            return
+        index.pop(sock.actor.id, None)
+        if not sock.is_technician:
+            return
+        if self._grace <= 0:
+            await self._presence_changed(sock.actor.id, 0)
+            return
+        # A reconnect (page reload, network blip, everyone at once after a restart) within the grace
+        # period changes nothing, so presence does not flap and nobody gets a storm of frames.
+        tech_id = sock.actor.id
+        self._going_offline[tech_id] = asyncio.get_running_loop().call_later(
+            self._grace, lambda: asyncio.ensure_future(self._offline_if_still_gone(tech_id)))
+
+    async def _offline_if_still_gone(self, tech_id: int) -> None:
+        self._going_offline.pop(tech_id, None)
+        if tech_id not in self._technicians:
+            await self._presence_changed(tech_id, 0)
 
     def _targets(self, to: dict[str, Any]) -> list[Socket]:
         if to.get("all_technicians"):
@@ -129,13 +153,14 @@ class Hub:
             await self._control(control, event)
             return
         frame = event["frame"]
+        text = encode(frame)  # once, however many sockets get it
         for sock in self._targets(event.get("to", {})):
             if frame["type"] == "message":
-                await self.deliver_message(sock, frame["chat_id"], frame["seq"], frame)
+                await self.deliver_message(sock, frame["chat_id"], frame["seq"], text)
             else:
-                sock.enqueue(frame)
+                sock.enqueue_text(text)
 
-    async def deliver_message(self, sock: Socket, chat_id: int, seq: int, frame: dict[str, Any]) -> None:
+    async def deliver_message(self, sock: Socket, chat_id: int, seq: int, text: str) -> None:
         """Send a message in seq order without gaps or repeats, filling a gap from the database."""
         async with sock.lock:
             last = sock.last_seq.get(chat_id)
@@ -144,7 +169,7 @@ class Hub:
             if last is not None and seq > last + 1:
                 for missing in await self._fetch(chat_id, last, seq - last - 1):
                     sock.enqueue(message_frame(missing))
-            sock.enqueue(frame)
+            sock.enqueue_text(text)
             sock.last_seq[chat_id] = seq
 
     async def resume(self, sock: Socket, chat_id: int, after_seq: int, limit: int = 500) -> None:
@@ -177,6 +202,11 @@ class Hub:
         elif control == "technician_changed":
             for sock in self._technicians.get(event["technician"]["id"], set()):
                 sock.actor = technician_from(event["technician"])
+
+
+def encode(frame: dict[str, Any]) -> str:
+    """A frame as compact JSON text."""
+    return json.dumps(frame, separators=(",", ":"))
 
 
 def message_frame(message: dict[str, Any]) -> dict[str, Any]:
