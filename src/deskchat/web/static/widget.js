@@ -103,6 +103,45 @@
     if (isOpen && frame) frame.focus();
   }
 
+  // When the browser denies the iframe its own storage (third-party storage blocked), the chat
+  // page asks us to keep its small record (visitor token, last seq) in this page's storage.
+  var PREFIX = "deskchat-widget:";
+
+  function hostStorage() {
+    try {
+      return window.localStorage;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function openStorageChannel(event) {
+    if (!frame || event.source !== frame.contentWindow || event.origin !== origin) return;
+    if (!event.data || event.data.type !== "deskchat:storage-request") return;
+    var storage = hostStorage();
+    var snapshot = {};
+    if (storage) {
+      for (var i = 0; i < storage.length; i++) {
+        var key = storage.key(i);
+        if (key && key.indexOf(PREFIX) === 0) snapshot[key.slice(PREFIX.length)] = storage.getItem(key);
+      }
+    }
+    var channel = new MessageChannel();
+    channel.port1.onmessage = function (msg) {
+      var data = msg.data || {};
+      if (!storage || typeof data.key !== "string") return;
+      try {
+        if (data.op === "set") storage.setItem(PREFIX + data.key, String(data.value));
+        else if (data.op === "remove") storage.removeItem(PREFIX + data.key);
+      } catch (e) {
+        /* storage full: the chat still works until reload */
+      }
+    };
+    frame.contentWindow.postMessage({ type: "deskchat:storage", data: snapshot }, origin, [channel.port2]);
+  }
+
+  window.addEventListener("message", openStorageChannel);
+
   function buildLauncher() {
     launcher = document.createElement("button");
     launcher.type = "button";

@@ -2,6 +2,7 @@
 import { createApi, fetchMessagesAfter } from "./lib/api.js";
 import { byId, createNotifier, el, formatDuration, randomId, replaceChildren, secondsSince } from "./lib/dom.js";
 import { downloadText, renderMessage, transcriptText } from "./lib/messages.js";
+import { openStorage } from "./lib/storage.js";
 import { SeqTimeline } from "./lib/timeline.js";
 import { LiveSocket } from "./lib/ws.js";
 
@@ -22,6 +23,7 @@ const state = {
   typingTimer: null,
   waitTimer: null,
   groupsTimer: null,
+  storage: null,
 };
 
 const api = createApi({ bearer: () => state.token });
@@ -53,9 +55,25 @@ const notify = createNotifier(byId("notice"));
 
 // ---- storage -------------------------------------------------------------
 
+function readJson(key) {
+  try {
+    return JSON.parse(state.storage.get(key) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function writeJson(key, value) {
+  try {
+    state.storage.set(key, JSON.stringify(value));
+  } catch {
+    /* storage full or gone: the chat still works until reload */
+  }
+}
+
 function loadStored() {
   try {
-    const data = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
+    const data = readJson(STORE_KEY);
     return data && data.chat_id && data.visitor_token ? data : null;
   } catch {
     return null;
@@ -64,17 +82,12 @@ function loadStored() {
 
 function store() {
   if (!state.chat) return;
-  const data = { chat_id: state.chat.id, visitor_token: state.token, last_seq: state.timeline?.lastSeq || 0 };
-  try {
-    localStorage.setItem(STORE_KEY, JSON.stringify(data));
-  } catch {
-    /* storage may be unavailable (private mode); the chat still works until reload */
-  }
+  writeJson(STORE_KEY, { chat_id: state.chat.id, visitor_token: state.token, last_seq: state.timeline?.lastSeq || 0 });
 }
 
 function forget() {
   try {
-    localStorage.removeItem(STORE_KEY);
+    state.storage.remove(STORE_KEY);
   } catch {
     /* ignore */
   }
@@ -86,13 +99,9 @@ async function showStart() {
   ui.chat.hidden = true;
   ui.start.hidden = false;
   ui.headerStatus.textContent = "Live chat with our technicians";
-  try {
-    const profile = JSON.parse(localStorage.getItem(PROFILE_KEY) || "{}");
-    if (profile.name && !ui.name.value) ui.name.value = profile.name;
-    if (profile.email && !ui.email.value) ui.email.value = profile.email;
-  } catch {
-    /* ignore */
-  }
+  const profile = readJson(PROFILE_KEY) || {};
+  if (profile.name && !ui.name.value) ui.name.value = profile.name;
+  if (profile.email && !ui.email.value) ui.email.value = profile.email;
   await loadGroups();
   clearInterval(state.groupsTimer);
   state.groupsTimer = setInterval(loadGroups, 30000);
@@ -145,7 +154,7 @@ async function startChat(event) {
       client_msg_id: randomId(),
     };
     const result = await api.post("/chats", payload);
-    localStorage.setItem(PROFILE_KEY, JSON.stringify({ name: payload.name, email: payload.email }));
+    writeJson(PROFILE_KEY, { name: payload.name, email: payload.email });
     state.token = result.visitor_token;
     ui.question.value = "";
     notify("");
@@ -415,7 +424,7 @@ async function resume(stored) {
   }
 }
 
-function boot() {
+async function boot() {
   if (new URLSearchParams(location.search).get("embed") === "1") document.body.classList.add("embed");
   ui.startForm.addEventListener("submit", startChat);
   ui.composer.addEventListener("submit", sendMessage);
@@ -427,6 +436,7 @@ function boot() {
   ui.endChat.addEventListener("click", endChat);
   ui.save.addEventListener("click", saveTranscript);
   ui.newChat.addEventListener("click", newChat);
+  state.storage = await openStorage();
   const stored = loadStored();
   if (stored) resume(stored);
   else showStart();

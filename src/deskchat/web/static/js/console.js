@@ -87,7 +87,7 @@ function addView(chat, { fill = true } = {}) {
   }
   const view = {
     chat,
-    list: el("ol", { className: "timeline", role: "log", "aria-live": "polite", "aria-label": "Messages" }),
+    list: el("ol", { className: "timeline", role: "log", "aria-live": "polite", "aria-label": "Conversation" }),
     messages: [],
     unread: 0,
     notes: [],
