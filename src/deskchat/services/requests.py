@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from deskchat.domain import request as rules
@@ -55,6 +56,13 @@ async def convert_to_request(ctx: Context, principal: Principal, chat_id: int,
                              subject: str | None) -> dict[str, Any]:
     """Active chat: a request without the conversation; ended chat: with the whole transcript."""
     tech = principal.technician()
+    try:
+        return await _link_new_request(ctx, tech, chat_id, subject)
+    except IntegrityError:  # a concurrent convert stored its request first (requests.chat_id is unique)
+        raise RequestAlreadyLinked("This chat already has a request.") from None
+
+
+async def _link_new_request(ctx: Context, tech: Technician, chat_id: int, subject: str | None) -> dict[str, Any]:
     async with unit_of_work(ctx) as uow:
         chat = await common.load_chat(uow.conn, chat_id)
         chat.ensure_can_link_request(tech)
@@ -151,9 +159,10 @@ async def update_request(ctx: Context, principal: Principal, request_id: int,
             check_filter(changes["status"], rules.RequestStatus, "status")
             values["status"] = rules.RequestStatus(changes["status"]).value
         if "technician_id" in changes:
-            if changes["technician_id"] is not None:
-                await common.load_target(uow.conn, changes["technician_id"])
-            values["technician_id"] = changes["technician_id"]
+            assignee = changes["technician_id"]
+            if assignee is not None and await people.load_technician(uow.conn, assignee) is None:
+                raise ValidationFailed("There is no such technician.", errors={"technician_id": "no such technician"})
+            values["technician_id"] = assignee
         if values:
             await store.update_request(uow.conn, request_id, {**values, "updated_at": uow.now})
         updated = await store.load_request(uow.conn, request_id)
