@@ -37,6 +37,7 @@ class Socket:
     token_id: int
     queue_size: int
     last_seq: dict[int, int] = field(default_factory=dict)
+    first_seq: dict[int, int] = field(default_factory=dict)  # with last_seq: the range this socket got
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed: bool = False
 
@@ -60,6 +61,8 @@ class Socket:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
             log.warning("socket_too_slow", actor_id=self.actor.id)
+            while not self.queue.empty():  # drop it all: the client resumes after the last frame it got,
+                self.queue.get_nowait()    # while dropping only the oldest would leave it a gap
             self.close_soon()
 
     def close_soon(self) -> None:
@@ -171,19 +174,24 @@ class Hub:
                     sock.enqueue(message_frame(missing))
             sock.enqueue_text(text)
             sock.last_seq[chat_id] = seq
+            sock.first_seq.setdefault(chat_id, seq)
 
     async def resume(self, sock: Socket, chat_id: int, after_seq: int, limit: int = 500) -> None:
         """Send everything after ``after_seq`` in order; live messages then continue from there."""
         async with sock.lock:
-            last = after_seq  # the client says what it has; start right after it
+            # Live messages may have reached the socket between hello and this resume: never twice.
+            sent_from, sent_to = sock.first_seq.get(chat_id, after_seq + 1), sock.last_seq.get(chat_id, after_seq)
+            last = max(after_seq, sent_to) if after_seq + 1 >= sent_from else after_seq
             while True:
                 batch = await self._fetch(chat_id, last, limit)
                 for msg in batch:
-                    sock.enqueue(message_frame(msg))
+                    if not sent_from <= msg["seq"] <= sent_to:
+                        sock.enqueue(message_frame(msg))
                     last = msg["seq"]
                 if len(batch) < limit:
                     break
-            sock.last_seq[chat_id] = last
+            sock.last_seq[chat_id] = max(last, sent_to)
+            sock.first_seq[chat_id] = min(sent_from, after_seq + 1)
 
     async def resync(self) -> None:
         """After a broker outage: send every socket what its chats gained meanwhile, from the database."""
@@ -202,6 +210,8 @@ class Hub:
         elif control == "technician_changed":
             for sock in self._technicians.get(event["technician"]["id"], set()):
                 sock.actor = technician_from(event["technician"])
+        elif control == "resync":  # some process failed to publish: re-read what our sockets missed
+            await self.resync()
 
 
 def encode(frame: dict[str, Any]) -> str:

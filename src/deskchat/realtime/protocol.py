@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 from deskchat.domain.errors import ValidationFailed
 
 ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+MAX_INT = 2**31 - 1  # ids and seqs are 32-bit integer columns; larger ones are bad input, not a crash
+Id = Annotated[int, Field(ge=1, le=MAX_INT)]
 
 
 class _Frame(BaseModel):
@@ -23,28 +25,27 @@ class Auth(_Frame):
 
 class Resume(_Frame):
     type: Literal["resume"]
-    chats: dict[str, Annotated[int, Field(ge=0)]]
+    chats: dict[str, Annotated[int, Field(ge=0, le=MAX_INT)]]
 
     def positions(self) -> dict[int, int]:
         """Chat id -> last seq seen, with ids checked to be integers."""
-        try:
-            return {int(k): v for k, v in self.chats.items()}
-        except ValueError:
+        if not all(k.isascii() and k.isdigit() and len(k) <= 10 and 1 <= int(k) <= MAX_INT for k in self.chats):
             raise ValidationFailed("Chat ids in resume must be integers.",
-                                   errors={"chats": "keys must be chat ids"}) from None
+                                   errors={"chats": "keys must be chat ids"})
+        return {int(k): v for k, v in self.chats.items()}
 
 
 class Send(_Frame):
     type: Literal["send"]
-    chat_id: int
+    chat_id: Id
     client_msg_id: ClientMsgId
     body: str | None = None
-    canned_message_id: int | None = None
+    canned_message_id: Id | None = None
 
 
 class Typing(_Frame):
     type: Literal["typing"]
-    chat_id: int
+    chat_id: Id
 
 
 class Ping(_Frame):
@@ -61,7 +62,7 @@ def parse_frame(text: str | bytes | None) -> Command:
         raise ValidationFailed("Frames must be JSON text.", errors={"frame": "expected a text frame"})
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting too deep to decode
         raise ValidationFailed("The frame is not valid JSON.", errors={"frame": "invalid JSON"}) from None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise ValidationFailed("A frame is a JSON object with a type.", errors={"type": "required"})
