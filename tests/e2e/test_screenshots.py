@@ -49,7 +49,6 @@ def test_screenshots(e2e_server: Server, new_page, screenshots_dir: Path | None,
     expect(alice.locator("#notes")).to_contain_text("Cert on the laptop")
     send(other, "Okay, thank you!")
     expect(alice.locator(".chat-item").filter(has_text="Tom Becker").locator(".badge")).to_have_text("1")
-    alice.get_by_label("Message", exact=True).press_sequentially("Your certificate has expired, I am renewing it now")
 
     # Someone else waiting, so the queue shows an alert card.
     visitor.goto(e2e_server.host_page_url)
@@ -58,6 +57,8 @@ def test_screenshots(e2e_server: Server, new_page, screenshots_dir: Path | None,
     start_chat(frame, network["id"], "Sam Rivera", "sam.rivera@example.com", "VPN disconnects every ten minutes")
     expect(alice.locator(".alert-card").filter(has_text="Sam Rivera")).to_be_visible()
 
+    alice.wait_for_timeout(2600)  # typing frames are sent at most every 2.5 s
+    alice.get_by_label("Message", exact=True).press_sequentially("Your certificate has expired, I am renewing it now")
     expect(user.get_by_text("Dana Diaz is typing…")).to_be_visible()
     user.screenshot(path=str(out / "chat.png"))
     alice.wait_for_timeout(300)

@@ -5,6 +5,7 @@ import { byId, createNotifier, el, linkify, replaceChildren } from "./lib/dom.js
 
 const api = createApi();
 const notify = createNotifier(byId("notice"));
+const SCOPE_LABELS = { global: "Global", group: "Group", personal: "Personal" };
 const SECTIONS = ["groups", "technicians", "canned", "settings"];
 const data = { groups: [], techs: [], canned: [], me: null };
 const editing = { group: null, tech: null, canned: null };
@@ -207,7 +208,7 @@ async function loadCanned() {
       el("td", { className: "strong" }, c.title),
       el("td", {}, c.shortcut ? el("code", {}, `/${c.shortcut}`) : "—"),
       el("td", {}, c.category || "—"),
-      el("td", {}, c.scope === "group" ? `Group: ${groupName(c.group_id)}` : c.scope),
+      el("td", {}, c.scope === "group" ? `Group: ${groupName(c.group_id)}` : SCOPE_LABELS[c.scope] || c.scope),
       el("td", { className: "cell-text" }, linkify(c.body)),
       el(
         "td",
@@ -329,7 +330,9 @@ async function boot() {
     byId("not-admin").hidden = false;
     return;
   }
-  byId("admin-body").hidden = false;
+  const body = byId("admin-body");
+  body.append(byId("admin-sections").content.cloneNode(true));
+  body.hidden = false;
   bind();
   showSection();
   await guarded(loadGroups);

@@ -228,8 +228,10 @@ function handleFrame(frame) {
 function showMessage(message) {
   state.messages.push(message);
   if (message.author?.kind === "technician" && message.author.name) {
+    const known = state.names.has(message.author.id);
     state.names.set(message.author.id, message.author.name);
     clearTyping();
+    if (!known) refreshHeader();
   }
   const nearBottom = ui.timeline.scrollHeight - ui.timeline.scrollTop - ui.timeline.clientHeight < 120;
   ui.timeline.append(renderMessage(message, { kind: "requester" }));
