@@ -11,15 +11,16 @@ itself was, so a run limited by the generator shows it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
-
 from wsclient import WSClient, dumps, now, open_ws
 
 REQUESTER, TECHNICIAN = 0, 1
@@ -47,22 +48,34 @@ def latency_summary(samples_s: list[float], prefix: str = "") -> dict[str, float
 
 
 class CpuMeter:
-    """CPU share of the generator (this process) and of the server over an interval."""
+    """CPU share (cores) of the generator, the server and its database processes over an interval."""
 
-    def __init__(self, server_pid: int | None) -> None:
+    def __init__(self, server_pid: int | None, db_pids: Callable[[], list[int]] | None = None) -> None:
         self.me = psutil.Process(os.getpid())
         self.server = psutil.Process(server_pid) if server_pid else None
+        self.db_pids = db_pids
 
     def start(self) -> None:
         self._t = now()
         self._me = self._cpu(self.me, children=False)
         self._srv = self._cpu(self.server)
+        self._db = self._db_times()
 
     def stop(self) -> dict[str, float]:
         dt = max(now() - self._t, 1e-9)
         out = {"generator_cpu": round((self._cpu(self.me, children=False) - self._me) / dt, 3)}
         if self.server is not None:
             out["server_cpu"] = round((self._cpu(self.server) - self._srv) / dt, 3)
+        if self.db_pids is not None:
+            end = self._db_times()
+            out["db_cpu"] = round(sum(end[p] - self._db.get(p, 0.0) for p in end) / dt, 3)
+        return out
+
+    def _db_times(self) -> dict[int, float]:
+        out = {}
+        for pid in self.db_pids() if self.db_pids else ():
+            with contextlib.suppress(psutil.Error):
+                out[pid] = sum(psutil.Process(pid).cpu_times()[:2])
         return out
 
     @staticmethod
@@ -74,6 +87,31 @@ class CpuMeter:
             return sum(sum(p.cpu_times()[:2]) for p in procs)
         except psutil.Error:
             return 0.0
+
+
+class BackgroundMeter:
+    """CPU (in cores) used by processes outside this benchmark's tree: other load skews results."""
+
+    def start(self) -> None:
+        self._t, self._sys, self._ours = now(), self._busy(), self._tree()
+
+    def stop(self) -> float:
+        dt = max(now() - self._t, 1e-9)
+        return round(max(0.0, (self._busy() - self._sys) - (self._tree() - self._ours)) / dt, 3)
+
+    @staticmethod
+    def _busy() -> float:
+        t = psutil.cpu_times()
+        return t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
+
+    @staticmethod
+    def _tree() -> float:
+        me = psutil.Process(os.getpid())
+        total = 0.0
+        for p in [me, *me.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += sum(p.cpu_times()[:2])
+        return total
 
 
 @dataclass
@@ -177,6 +215,22 @@ class ChatLoad:
         await asyncio.gather(*(one(s) for pair in self.socks for s in pair))
         return now() - t0
 
+    def frames_in(self) -> int:
+        """Frames received so far on every socket (skipped ones included)."""
+        return sum(s.client.frames_in for pair in self.socks for s in pair if s.client is not None)
+
+    async def settle(self, quiet: float = 0.5, limit: float = 300.0) -> float:
+        """Wait until no frame arrived for ``quiet`` s (e.g. the presence storm of many logins)."""
+        t0 = now()
+        last = -1
+        while now() - t0 < limit:
+            total = self.frames_in()
+            if total == last:
+                break
+            last = total
+            await asyncio.sleep(quiet)
+        return now() - t0
+
     async def open_sock(self, sock: Sock, resume: bool, timeout: float = 30.0) -> None:
         loop = asyncio.get_running_loop()
         sock.hello = loop.create_future()
@@ -185,7 +239,7 @@ class ChatLoad:
             try:
                 client = await open_ws(self.ws_url, self._on_frame, sock, timeout)
                 break
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 if attempt == 4:
                     raise
                 await asyncio.sleep(0.2 * (attempt + 1))
@@ -262,6 +316,8 @@ class ChatLoad:
                 if seq >= len(seen):
                     seen.extend(bytearray(max(seq + 1 - len(seen), len(seen))))
                 seen[seq] = min(seen[seq] + 1, 255)
+        if chat_id != sock.pair.chat_id:
+            return  # a technician in several chats: only this socket's own chat counts here
         body = (frame.get("data") or {}).get("body") or ""
         if not body.startswith("b|"):
             return
@@ -338,6 +394,7 @@ class ChatLoad:
         warmup: float = 0.0,
         arrivals: str = "poisson",
         server_pid: int | None = None,
+        db_pids: Callable[[], list[int]] | None = None,
     ) -> Phase:
         """Send ``rate * duration`` messages open-loop; latency is sampled after ``warmup`` s."""
         total = max(1, int(rate * duration))
@@ -346,7 +403,7 @@ class ChatLoad:
         phase = Phase(pid, rate, total, t0 + warmup)
         self.phases[pid] = phase
         schedule = self._schedule(t0, rate, total, arrivals)
-        meter = CpuMeter(server_pid)
+        meter = CpuMeter(server_pid, db_pids)
         meter.start()
         phase.t_first = t0
         i = 0

@@ -18,6 +18,7 @@ Run: ``python bench/relay.py --port 8300`` (the benchmark pins it to core 0 like
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 from datetime import UTC, datetime
@@ -62,10 +63,8 @@ async def _relay_send(ws: WebSocket, role: str, frame: dict[str, Any]) -> None:
     await ws.send_text(json.dumps({"type": "ack", "client_msg_id": message["client_msg_id"], "message": message}))
     out = json.dumps({"type": "message", "chat_id": chat_id, "seq": seq, "data": message})
     for peer in list(_sockets.get(chat_id, ())):
-        try:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # gone; a real client resumes by seq
             await peer.send_text(out)
-        except (WebSocketDisconnect, RuntimeError):
-            pass  # the peer went away; a real client would resume by seq
 
 
 async def ws_endpoint(ws: WebSocket) -> None:

@@ -29,15 +29,18 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import scenarios as sc  # noqa: E402
-from targets import (  # noqa: E402
+import scenarios as sc
+from loadgen import BackgroundMeter
+from targets import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     Api,
     DeskchatServer,
     Postgres,
     RelayServer,
+    gather_limited,
     new_workdir,
+    pinned,
     sqlite_url,
 )
 
@@ -57,23 +60,24 @@ class Mode:
     reconnect_before_s: float
     reconnect_after_s: float
     idle_sockets: int
+    idle_settle_s: float
     scenarios: list[str] = field(default_factory=list)
 
 
 MODES = {
     "quick": Mode(
-        chats=sc.ChatsConfig(chats=50, rate=500, duration=3, warmup=0.5, ramp_start=1000, ramp_factor=2,
-                             ramp_step=1.0, ramp_steps=4),
+        chats=sc.ChatsConfig(chats=50, rate=500, duration=2.5, warmup=0.5, ramp_start=1000, ramp_factor=2,
+                             ramp_step=1.0, ramp_steps=3),
         fanout_techs=50, fanout_rounds=5, timers=200, timer_timeout_s=10, timer_sample_sockets=50,
         reconnect_chats=100, reconnect_rate=200, reconnect_before_s=1.5, reconnect_after_s=1.5,
-        idle_sockets=200,
+        idle_sockets=200, idle_settle_s=1.0,
     ),
     "full": Mode(
         chats=sc.ChatsConfig(chats=1000, rate=2000, duration=20, warmup=3, ramp_start=1000, ramp_factor=1.25,
                              ramp_step=4.0, ramp_steps=14),
         fanout_techs=1000, fanout_rounds=30, timers=10000, timer_timeout_s=10, timer_sample_sockets=1000,
         reconnect_chats=1000, reconnect_rate=1000, reconnect_before_s=5, reconnect_after_s=5,
-        idle_sockets=2000,
+        idle_sockets=2000, idle_settle_s=2.0,
     ),
 }
 ALL = ["chats-sqlite", "chats-postgres", "alert-fanout", "missed-timers", "reconnect", "idle-memory"]
@@ -91,7 +95,8 @@ def chats_record(name: str, mode: Mode, res: dict[str, Any], relay: dict[str, An
         "name": name,
         "params": {"db": db, "chats": cfg.chats, "sockets": 2 * cfg.chats, "rate": cfg.rate,
                    "duration_s": cfg.duration, "warmup_s": cfg.warmup, "body_bytes": cfg.body_size,
-                   "arrivals": cfg.arrivals, "ramp": f"x{cfg.ramp_factor} every {cfg.ramp_step}s from {cfg.ramp_start}/s"},
+                   "arrivals": cfg.arrivals,
+                   "ramp": f"x{cfg.ramp_factor} every {cfg.ramp_step}s from {cfg.ramp_start}/s"},
         "msgs_per_s": fixed.get("acked_per_s"),
         "p50_ms": fixed.get("p50_ms"), "p99_ms": fixed.get("p99_ms"), "p999_ms": fixed.get("p999_ms"),
         "max_ms": fixed.get("max_ms"), "ack_p99_ms": fixed.get("ack_p99_ms"),
@@ -99,6 +104,7 @@ def chats_record(name: str, mode: Mode, res: dict[str, Any], relay: dict[str, An
         "baseline_msgs_per_s": relay_best.get("delivered_per_s"),
         "baseline_p50_ms": relay["fixed"].get("p50_ms"), "baseline_p99_ms": relay["fixed"].get("p99_ms"),
         "server_cpu": fixed.get("server_cpu"), "generator_cpu": fixed.get("generator_cpu"),
+        **({"db_cpu": fixed["db_cpu"]} if "db_cpu" in fixed else {}),
         "baseline_server_cpu": relay["fixed"].get("server_cpu"),
         "gen_lag_p99_ms": fixed.get("gen_lag_p99_ms"),
         "lost": fixed.get("lost", 0) + max(0, res["sent_total"] - res.get("persisted_total", res["sent_total"])),
@@ -151,7 +157,8 @@ def timers_record(res: dict[str, Any]) -> dict[str, Any]:
            "params": {"timers": res["timers"], "timeout_s": res["timeout_s"], "create_s": res["create_s"],
                       "watched_sockets": res["watched_sockets"], "due": "all at once (conversion switched on)"},
            "p50_ms": res.get("p50_ms"), "p99_ms": res.get("p99_ms"), "p999_ms": res.get("p999_ms"),
-           "max_ms": res.get("max_ms"), "frame_p99_ms": res.get("frame_p99_ms"), "frame_max_ms": res.get("frame_max_ms"),
+           "max_ms": res.get("max_ms"), "frame_p99_ms": res.get("frame_p99_ms"),
+           "frame_max_ms": res.get("frame_max_ms"),
            "all_converted_s": res.get("all_converted_s"), "settings_patch_s": res["settings_patch_s"],
            "converted": res["converted"], "lost": res["not_converted"], "early": res["early"],
            "watched_missed_frames": res["watched_missed_frames"],
@@ -169,10 +176,11 @@ def reconnect_record(res: dict[str, Any]) -> dict[str, Any]:
            "params": {"chats": res["chats"], "sockets": res["sockets"], "rate": res["rate"]},
            "resume_all_s": res["resume_all_s"], "resume_p50_s": res["resume_p50_s"],
            "lost": res["lost"], "duplicated": res["duplicated"], **{k: res[k] for k in (
-               "resumed", "failed_to_resume", "sent", "resent_after_reconnect", "dup_frames", "gap_frames",
+               "resumed", "failed_to_resume", "sent", "resent_after_reconnect", "out_of_order_frames", "gap_frames",
                "delivered_lost", "delivered_duplicated") if k in res},
            **{k: res[k] for k in ("not_persisted", "persisted_twice", "seq_gaps") if k in res}}
-    ok = (rec["resume_all_s"] or 1e9) <= 10 and rec["lost"] == 0 and rec["duplicated"] == 0 and not res["failed_to_resume"]
+    ok = ((rec["resume_all_s"] or 1e9) <= 10 and rec["lost"] == 0 and rec["duplicated"] == 0
+          and not res["failed_to_resume"])
     rec.update(target="2,000 sockets resumed within 10 s, 0 lost, 0 duplicated",
                target_met=ok and res["sockets"] >= 2000, thresholds_met_at_this_scale=ok)
     return rec
@@ -210,11 +218,14 @@ class Bench:
         self.records: dict[str, dict[str, Any]] = {}
         self.relay_chats: dict[str, Any] | None = None
         self.relay_idle: dict[str, Any] | None = None
+        self.relay_background_cpu = 0.0
 
     def log(self, msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
     async def run(self) -> None:
+        if self.args.wait_quiet:
+            await self.wait_quiet(self.args.wait_quiet)
         await self.run_relay()
         sqlite_wanted = [s for s in self.wanted if s != "chats-postgres"]
         if sqlite_wanted:
@@ -228,18 +239,34 @@ class Bench:
             return
         relay = RelayServer(self.args.relay_port, self.args.server_cpu, new_workdir("relay"))
         await relay.start()
+        meter = BackgroundMeter()
+        meter.start()
         try:
+            if "idle-memory" in self.wanted:  # first, on the young process, as for deskchat
+                toks = [p.requester_token for p in relay.pairs(self.mode.idle_sockets, 10**6)]
+                self.relay_idle = await sc.idle_memory(relay, toks, self.mode.idle_sockets, self.mode.idle_settle_s)
+                self.log(f"relay: idle {self.relay_idle}")
             cfg = self.mode.chats
             self.log(f"relay: chats N={cfg.chats} rate={cfg.rate}/s, then ramp")
             self.relay_chats = await sc.chats(relay, relay.pairs(cfg.chats), cfg)
             self.log(f"relay: fixed {short(self.relay_chats['fixed'])}; sustained "
                      f"{(self.relay_chats['sustained'] or {}).get('delivered_per_s')}/s")
-            if "idle-memory" in self.wanted:
-                toks = [p.requester_token for p in relay.pairs(self.mode.idle_sockets, 10**6)]
-                self.relay_idle = await sc.idle_memory(relay, toks, self.mode.idle_sockets)
-                self.log(f"relay: idle {self.relay_idle}")
         finally:
             relay.stop()
+            self.relay_background_cpu = meter.stop()
+
+    async def wait_quiet(self, limit: float) -> None:
+        """Wait (up to ``limit`` s) until other processes use less than 0.15 cores."""
+        deadline = time.monotonic() + limit
+        while True:
+            meter = BackgroundMeter()
+            meter.start()
+            await asyncio.sleep(2.0)
+            bg = meter.stop()
+            if bg < 0.15 or time.monotonic() > deadline:
+                self.log(f"background load {bg:.2f} cores; starting")
+                return
+            self.log(f"background load {bg:.2f} cores; waiting for a quiet machine")
 
     async def run_postgres(self) -> None:
         pg = Postgres(self.args.pg_host, self.args.pg_port, self.args.pg_user)
@@ -260,14 +287,14 @@ class Bench:
         api = Api(server.base_url)
         try:
             try:
-                await server.start()
+                # reconnect chats share these technicians (one technician may own several chats)
                 techs = max(self.mode.chats.chats if f"chats-{db}" in wanted else 0,
-                            self.mode.fanout_techs if "alert-fanout" in wanted else 0,
-                            self.mode.reconnect_chats if "reconnect" in wanted else 0, 1)
+                            self.mode.fanout_techs if "alert-fanout" in wanted else 0, 1)
                 t0 = time.monotonic()
-                seed = await sc.seed(api, ADMIN_EMAIL, ADMIN_PASSWORD, techs, db)
+                preseeded = await server.start(0 if self.args.rest_seed else techs, db)
+                seed = await sc.seed(api, ADMIN_EMAIL, ADMIN_PASSWORD, techs, db, preseeded)
                 self.log(f"{db}: seeded {techs} technicians in {time.monotonic() - t0:.1f}s")
-            except Exception as exc:  # noqa: BLE001 - recorded in the results, the run goes on
+            except Exception as exc:
                 for name in wanted:
                     self.records[name] = failed(name, exc, server)
                 return
@@ -281,25 +308,34 @@ class Bench:
         timers = None
         if "missed-timers" in wanted:  # created first, fired last: by then they are all past the timeout
             timers = await self.guard("missed-timers", server, self.timers_prepare(server, api, seed))
+        if "idle-memory" in wanted:  # early, while the process is young (freed memory hides growth)
+            tokens = [vt for _, vt in timers.created] if isinstance(timers, sc.MissedTimers) else None
+            await self.guard("idle-memory", server, self.scenario_idle(server, api, seed, tokens))
         name = f"chats-{db}"
         if name in wanted:
             await self.guard(name, server, self.scenario_chats(server, api, seed, db))
         if "reconnect" in wanted:
             await self.guard("reconnect", server, self.scenario_reconnect(server, api, seed))
-        if "idle-memory" in wanted:
-            await self.guard("idle-memory", server, self.scenario_idle(server, api, seed))
         if "alert-fanout" in wanted:
             await self.guard("alert-fanout", server, self.scenario_fanout(server, api, seed))
         if timers is not None:
             await self.guard("missed-timers", server, self.timers_finish(timers))
 
     async def guard(self, name: str, server: Any, coro: Any) -> Any:
+        meter = BackgroundMeter()
+        meter.start()
         try:
             return await coro
-        except Exception as exc:  # noqa: BLE001 - one broken scenario must not hide the others
+        except Exception as exc:
             self.records[name] = failed(name, exc, server)
             self.log(f"{name} FAILED: {exc}")
             return None
+        finally:
+            if name in self.records:
+                bg = meter.stop()
+                self.records[name]["background_cpu"] = max(bg, self.records[name].get("background_cpu", 0.0))
+                if bg > 0.1:
+                    self.log(f"{name}: WARNING other processes used {bg:.2f} cores meanwhile; figures are skewed")
 
     async def scenario_chats(self, server: DeskchatServer, api: Api, seed: sc.Seed, db: str) -> None:
         cfg = self.mode.chats
@@ -309,6 +345,7 @@ class Bench:
         res = await sc.chats(server, pairs, cfg, api, prof)
         assert self.relay_chats is not None
         rec = chats_record(f"chats-{db}", self.mode, res, self.relay_chats, db)
+        rec["baseline_background_cpu"] = self.relay_background_cpu
         self.records[rec["name"]] = rec
         self.log(f"chats-{db}: {short(res['fixed'])}; sustained {rec['sustained_msgs_per_s']}/s "
                  f"ratio {rec.get('ratio')} persisted {res.get('persisted_total')}/{res['sent_total']}")
@@ -316,8 +353,10 @@ class Bench:
     def profiler(self, server: DeskchatServer, name: str) -> Any:
         def start(duration: float) -> Any:
             out = RESULTS / f"profile-{name}.txt"
-            cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.pid), "--rate", "250",
-                   "--duration", str(int(duration)), "--format", "raw", "--nonblocking", "-o", str(out)]
+            # non-blocking sampling, pinned to the generator's core: the server is not paused or crowded
+            cmd = pinned([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.pid),
+                          "--rate", "250", "--duration", str(int(duration)), "--format", "raw", "--nonblocking",
+                          "--threads", "-o", str(out)], self.args.generator_cpu)
             self.log("profiling: " + shlex.join(cmd))
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             return asyncio.to_thread(proc.wait)
@@ -346,11 +385,13 @@ class Bench:
         self.records["reconnect"] = reconnect_record(res)
         self.log(f"reconnect: {res}")
 
-    async def scenario_idle(self, server: DeskchatServer, api: Api, seed: sc.Seed) -> None:
-        n = min(self.mode.idle_sockets, 500)
-        created = await sc.gather_limited(
-            [api.create_chat(seed.groups["chats"], f"Idle {i}", f"idle{i}@example.com", f"idle {i}") for i in range(n)], 16)
-        res = await sc.idle_memory(server, [vt for _, vt in created], self.mode.idle_sockets)
+    async def scenario_idle(self, server: DeskchatServer, api: Api, seed: sc.Seed, tokens: list[str] | None) -> None:
+        if not tokens:
+            n = min(self.mode.idle_sockets, 500)
+            created = await gather_limited([api.create_chat(seed.groups["timers"], f"Idle {i}", f"idle{i}@example.com",
+                                                            f"idle {i}") for i in range(n)], 16)
+            tokens = [vt for _, vt in created]
+        res = await sc.idle_memory(server, tokens, self.mode.idle_sockets, self.mode.idle_settle_s)
         self.records["idle-memory"] = idle_record(res, self.relay_idle)
         self.log(f"idle-memory: {res}")
 
@@ -367,12 +408,26 @@ class Bench:
             "command": self.args.command or shlex.join(["python", *sys.argv]),
             "date": datetime.now(UTC).replace(microsecond=0).isoformat(),
             "mode": self.args.mode,
+            "server_commit": git_describe(),
             "duration_s": round(time.monotonic() - started, 1),
             "generator": {"cpu": self.args.generator_cpu, "server_cpu": self.args.server_cpu,
                           "ws_client": "websockets sans-I/O ClientProtocol on uvloop, no compression",
                           "mode_params": asdict(self.mode)},
             "scenarios": [self.records[n] for n in order],
         }
+
+
+def git_describe() -> str | None:
+    """The commit the server code was measured at (``-dirty`` if src/ had local changes)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True,
+                               text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("-dirty" if dirty else "")
 
 
 def short(s: dict[str, Any]) -> str:
@@ -416,13 +471,18 @@ def main() -> None:
     parser.add_argument("--pg-host", default=os.environ.get("BENCH_PG_HOST", "127.0.0.1"))
     parser.add_argument("--pg-port", type=int, default=int(os.environ.get("BENCH_PG_PORT", "5432")))
     parser.add_argument("--pg-user", default=os.environ.get("BENCH_PG_USER", "postgres"))
+    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                        help="first wait up to this long for other processes to go quiet")
     parser.add_argument("--profile", action="store_true", help="py-spy the server during the fixed-rate chats phase")
+    parser.add_argument("--rest-seed", action="store_true",
+                        help="create technicians over REST (production argon2 cost: slow) instead of seed_fast.py")
     parser.add_argument("--command", help="command line to record in the results (set by bench.mk)")
     args = parser.parse_args()
     if (os.cpu_count() or 1) < 2:
         args.server_cpu = args.generator_cpu = None
     pin(args.generator_cpu)
     raise_nofile()
+    RESULTS.mkdir(parents=True, exist_ok=True)
     bench = Bench(args)
     started = time.monotonic()
     try:

@@ -11,6 +11,7 @@ compares them with the relay and checks the targets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections import Counter
@@ -20,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from loadgen import REQUESTER, TECHNICIAN, ChatLoad, ChatPair, CpuMeter, latency_summary
-from targets import Api, ApiError, DeskchatServer, ServerProcess, gather_limited
+from targets import TECH_PASSWORD, Api, ApiError, DeskchatServer, ServerProcess, gather_limited
 from wsclient import WSClient, now, open_ws
 
 _run_ids = itertools.count(1)
@@ -60,27 +61,26 @@ class Seed:
 
     admin: str
     groups: dict[str, int]
-    tech_ids: list[int]
     tech_tokens: list[str]
 
 
-async def seed(api: Api, admin_email: str, admin_password: str, technicians: int, label: str) -> Seed:
+async def seed(api: Api, admin_email: str, admin_password: str, technicians: int, label: str,
+               preseeded: dict[str, Any] | None = None) -> Seed:
+    """Admin token, the three benchmark groups, and ``technicians`` logged-in technicians.
+
+    With ``preseeded`` (from seed_fast.py) only the logins go over REST; else everything does."""
     admin = await api.login(admin_email, admin_password)
-    groups = {}
-    for name in ("chats", "fanout", "timers"):
-        groups[name] = await api.create_group(admin, f"bench-{label}-{name}")
-    ids = await gather_limited(
-        [
-            api.create_technician(admin, f"Tech {i}", f"tech{i}.{label}@bench.example.com",
-                                  [groups["chats"], groups["fanout"]])
-            for i in range(technicians)
-        ],
-        8,
-    )
-    tokens = await gather_limited(
-        [api.login(f"tech{i}.{label}@bench.example.com", "tech-pass-123456") for i in range(technicians)], 8
-    )
-    return Seed(admin, groups, list(ids), list(tokens))
+    if preseeded:
+        groups, emails = preseeded["groups"], preseeded["technicians"][:technicians]
+    else:
+        groups = {}
+        for name in ("chats", "fanout", "timers"):
+            groups[name] = await api.create_group(admin, f"bench-{label}-{name}")
+        emails = [f"tech{i}.{label}@bench.example.com" for i in range(technicians)]
+        await gather_limited([api.create_technician(admin, f"Tech {i}", email, [groups["chats"], groups["fanout"]])
+                              for i, email in enumerate(emails)], 8)
+    tokens = await gather_limited([api.login(email, TECH_PASSWORD) for email in emails], 8)
+    return Seed(admin, groups, list(tokens))
 
 
 async def make_chats(api: Api, seed_: Seed, n: int, label: str) -> list[ChatPair]:
@@ -113,14 +113,15 @@ async def chats(server: ServerProcess, pairs: list[ChatPair], cfg: ChatsConfig,
     """Fixed-rate open-loop phase (latency at the target rate), then a rate ramp (sustained maximum)."""
     load = ChatLoad(server.ws_url, pairs, body_size=cfg.body_size)
     out: dict[str, Any] = {"connect_s": round(await load.connect(), 2)}
-    await asyncio.sleep(0.5)
+    out["settle_s"] = round(await load.settle(), 2)
+    out["connect_frames"] = load.frames_in()
     profiler = on_fixed_phase(cfg.duration) if on_fixed_phase else None
-    fixed = await load.run(cfg.rate, cfg.duration, cfg.warmup, cfg.arrivals, server.pid)
-    out["drained"] = await load.drain(fixed, 30)
+    fixed = await load.run(cfg.rate, cfg.duration, cfg.warmup, cfg.arrivals, server.pid, server.db_pids)
+    out["drained"] = await load.drain(fixed, max(30.0, 4 * cfg.duration))  # an overloaded target needs time
     if profiler is not None:
         await profiler
     out["fixed"] = {**fixed.summary(), **fixed.cpu}  # type: ignore[attr-defined]
-    out["ramp"], out["sustained"] = await ramp(load, cfg, server.pid)
+    out["ramp"], out["sustained"] = await ramp(load, cfg, server)
     out["dup_frames"], out["gap_frames"] = load.dup_frames, load.gap_frames
     out["closed_unexpectedly"] = load.closed_unexpectedly
     if load.errors:
@@ -133,23 +134,32 @@ async def chats(server: ServerProcess, pairs: list[ChatPair], cfg: ChatsConfig,
     return out
 
 
-async def ramp(load: ChatLoad, cfg: ChatsConfig, server_pid: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Raise the offered rate step by step until a step is not sustained (loss, error or p99 over limit)."""
+async def ramp(load: ChatLoad, cfg: ChatsConfig,
+               server: ServerProcess) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The highest offered rate the target sustains (no loss, no error, p99 under the limit).
+
+    From ``ramp_start`` the rate goes up by ``ramp_factor`` per step until a step fails; if the very
+    first step fails it goes down instead until one passes. Steps are open-loop like the rest."""
     steps: list[dict[str, Any]] = []
     best = None
-    rate = cfg.ramp_start
+    rate, direction = cfg.ramp_start, 0
     for _ in range(cfg.ramp_steps):
-        phase = await load.run(rate, cfg.ramp_step, cfg.ramp_step / 4, cfg.arrivals, server_pid)
+        phase = await load.run(rate, cfg.ramp_step, cfg.ramp_step / 4, cfg.arrivals, server.pid, server.db_pids)
         drained = await load.drain(phase, max(2.0, cfg.ramp_step))
         s = {**phase.summary(), **phase.cpu}  # type: ignore[attr-defined]
         passed = drained and s["lost"] == 0 and not s.get("errors") and s.get("p99_ms", 1e9) <= cfg.ramp_p99_limit_ms
-        steps.append({k: s.get(k) for k in ("offered_rate", "delivered_per_s", "p50_ms", "p99_ms", "lost",
-                                            "server_cpu", "generator_cpu", "errors")} | {"sustained": passed})
+        steps.append({k: s[k] for k in ("offered_rate", "delivered_per_s", "p50_ms", "p99_ms", "lost",
+                                        "server_cpu", "db_cpu", "generator_cpu", "errors") if k in s}
+                     | {"sustained": passed})
         if not passed:
             await load.drain(phase, 60)  # let the backlog clear before anything else runs
+        if passed:
+            best = s
+        if direction == 0:
+            direction = 1 if passed else -1
+        if (direction > 0 and not passed) or (direction < 0 and passed):
             break
-        best = s
-        rate *= cfg.ramp_factor
+        rate = rate * cfg.ramp_factor if direction > 0 else rate / cfg.ramp_factor
     return steps, best
 
 
@@ -161,29 +171,35 @@ async def alert_fanout(server: DeskchatServer, api: Api, seed_: Seed, technician
     """M technicians online in one group; a new chat there; time from POST to each alert."""
     tokens = seed_.tech_tokens[:technicians]
     alerts: dict[int, list[float]] = {}
+    complete: dict[int, asyncio.Event] = {}
     frames: Counter[str] = Counter()
 
     def on_frame(client: WSClient, frame: dict[str, Any], t: float) -> None:
         kind = frame.get("type")
         frames[str(kind)] += 1
         if kind == "alert":
-            alerts.setdefault((frame.get("data") or {}).get("id"), []).append(t)
+            chat_id = (frame.get("data") or {}).get("id")
+            got = alerts.setdefault(chat_id, [])
+            got.append(t)
+            if len(got) >= technicians:
+                complete.setdefault(chat_id, asyncio.Event()).set()
         elif kind == "hello":
             client.tag.set_result(t)
 
+    # Status first, sockets second (and the reverse at the end): every presence change is sent to
+    # every technician socket, so this order halves the O(M^2) presence storm of the setup.
     t0 = now()
-    clients = await _open_authenticated(server.ws_url, tokens, on_frame)
     await gather_limited([api.set_status(tok, "online") for tok in tokens], 16)
+    clients = await _open_authenticated(server.ws_url, tokens, on_frame)
+    await _settle(frames, clients)
     setup_s = now() - t0
-    await _settle(frames)
-    setup_frames = sum(frames.values())
+    setup_frames = sum(c.frames_in for c in clients)
     per_round_last, all_lat, missing = [], [], 0
     for r in range(rounds + 1):  # round 0 warms up
         t_post = now()
         chat, visitor = await api.create_chat(seed_.groups["fanout"], f"Fan {r}", f"fan{r}@example.com", f"fanout {r}")
-        deadline = now() + 10
-        while len(alerts.get(chat["id"], ())) < technicians and now() < deadline:
-            await asyncio.sleep(0.002)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(complete.setdefault(chat["id"], asyncio.Event()).wait(), 10)
         got = [t - t_post for t in alerts.get(chat["id"], [])]
         if r:
             missing += technicians - len(got)
@@ -192,10 +208,10 @@ async def alert_fanout(server: DeskchatServer, api: Api, seed_: Seed, technician
                 per_round_last.append(max(got))
         await api.end_chat(visitor, chat["id"])
         await asyncio.sleep(0.1)
-    await gather_limited([api.set_status(tok, "offline") for tok in tokens], 16)
     for c in clients:
         c.close()
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(1.0)
+    await gather_limited([api.set_status(tok, "offline") for tok in tokens], 16)
     out = {"technicians": technicians, "rounds": rounds, "missing_alerts": missing,
            "setup_s": round(setup_s, 2), "setup_frames": setup_frames}
     out.update(latency_summary(per_round_last, "last_"))
@@ -216,12 +232,12 @@ async def _open_authenticated(url: str, tokens: list[str], on_frame: Any, concur
     return await gather_limited([one(t) for t in tokens], concurrency)
 
 
-async def _settle(frames: Counter[str], quiet: float = 0.5, limit: float = 120.0) -> None:
+async def _settle(frames: Counter[str], clients: list[WSClient], quiet: float = 0.5, limit: float = 300.0) -> None:
     """Wait until no frame arrived for ``quiet`` seconds (e.g. a presence storm is over)."""
     deadline = now() + limit
     last = -1
     while now() < deadline:
-        total = sum(frames.values())
+        total = sum(c.frames_in for c in clients)
         if total == last:
             return
         last = total
@@ -247,6 +263,7 @@ class MissedTimers:
         self.server, self.api, self.seed, self.count = server, api, seed_, count
         self.timeout_s, self.sample = timeout_s, sample
         self.frame_missed: dict[int, float] = {}
+        self.all_watched = asyncio.Event()
         self.clients: list[WSClient] = []
 
     async def prepare(self) -> None:
@@ -273,9 +290,13 @@ class MissedTimers:
                 client.tag.set_result(t)
             elif frame.get("type") == "chat" and (frame.get("data") or {}).get("state") == "missed":
                 self.frame_missed.setdefault(frame["data"]["id"], t + offset)
+                if len(self.frame_missed) >= len(watched):
+                    self.all_watched.set()
 
         self.clients = await _open_authenticated(self.server.ws_url, [vt for _, vt in watched], on_frame)
         self.watched = [chat["id"] for chat, _ in watched]
+        if not self.watched:
+            self.all_watched.set()
         t_patch = time.time()
         await self.api.patch_settings(self.seed.admin, missed_chat_conversion=True,
                                       missed_chat_timeout_seconds=self.timeout_s)
@@ -285,8 +306,8 @@ class MissedTimers:
 
     async def finish(self, grace: float = 120.0) -> dict[str, Any]:
         deadline = self.t_fire + grace
-        while time.time() < deadline and len(self.frame_missed) < len(self.watched):
-            await asyncio.sleep(0.1)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.all_watched.wait(), max(0.0, deadline - time.time()))
         all_frames_s = max(self.frame_missed.values(), default=self.t_fire) - self.t_fire
         missed_at = await self._missed_times(deadline)
         await self.api.patch_settings(self.seed.admin, missed_chat_conversion=False)
@@ -369,9 +390,10 @@ async def reconnect(server: ServerProcess, pairs: list[ChatPair], rate: float, b
         "resume_all_s": round(max(ok) - t_drop, 3) if ok else None,
         "resume_p50_s": round(sorted(ok)[len(ok) // 2] - t_drop, 3) if ok else None,
         "sent": phase.n_sent, "resent_after_reconnect": load.resent, "drained": drained,
-        "dup_frames": load.dup_frames, "gap_frames": load.gap_frames,
+        "out_of_order_frames": load.dup_frames, "gap_frames": load.gap_frames,
     }
-    last_seq = {p.chat_id: max(s.last_seq.get(p.chat_id, 0) for s in pair) for p, pair in zip(pairs, load.socks, strict=True)}
+    last_seq = {p.chat_id: max(s.last_seq.get(p.chat_id, 0) for s in pair)
+                for p, pair in zip(pairs, load.socks, strict=True)}
     if api is not None:
         stored = await gather_limited([_timeline(api, p) for p in pairs], 16)
         last_seq = {p.chat_id: len(msgs) for p, msgs in zip(pairs, stored, strict=True)}
@@ -380,10 +402,10 @@ async def reconnect(server: ServerProcess, pairs: list[ChatPair], rate: float, b
     for pair, (req, tech) in zip(pairs, load.socks, strict=True):
         for sock in (req, tech):
             seen = sock.seen.get(pair.chat_id, bytearray())
-            for seq in range(1, last_seq[pair.chat_id] + 1):
-                times = seen[seq] if seq < len(seen) else 0
-                lost += times == 0
-                dup += max(0, times - 1)
+            # lost: the socket's own chat, resumed from seq 0, must have seen 1..last_seq
+            lost += sum(1 for seq in range(1, last_seq[pair.chat_id] + 1) if seq >= len(seen) or not seen[seq])
+            # duplicated: any chat on this socket (a technician sees all its chats) delivered twice
+            dup += sum(max(0, times - 1) for chat_seen in sock.seen.values() for times in chat_seen)
     out["lost"], out["duplicated"] = lost + out.get("not_persisted", 0), dup + out.get("persisted_twice", 0)
     out["delivered_lost"], out["delivered_duplicated"] = lost, dup
     await load.close()
@@ -410,8 +432,8 @@ def _persisted_check(stored: list[list[dict[str, Any]]], phase: Any) -> dict[str
 # (e) idle memory
 
 
-async def idle_memory(server: ServerProcess, tokens: list[str], sockets: int) -> dict[str, Any]:
-    """Server RSS growth per authenticated, idle socket."""
+async def idle_memory(server: ServerProcess, tokens: list[str], sockets: int, settle: float = 2.0) -> dict[str, Any]:
+    """Server RSS growth per authenticated, idle socket (best measured on a young process)."""
 
     def on_frame(client: WSClient, frame: dict[str, Any], t: float) -> None:
         if frame.get("type") == "hello" and not client.tag.done():
@@ -420,18 +442,21 @@ async def idle_memory(server: ServerProcess, tokens: list[str], sockets: int) ->
     warm = await _open_authenticated(server.ws_url, tokens[:50], on_frame)
     for c in warm:
         c.close()
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(settle)
     rss0 = server.rss()
     toks = list(itertools.islice(itertools.cycle(tokens), sockets))
+    t0 = now()
     clients = await _open_authenticated(server.ws_url, toks, on_frame)
-    await asyncio.sleep(2.0)
+    open_s = now() - t0
+    await asyncio.sleep(settle)
     rss1 = server.rss()
     for c in clients:
         c.close()
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(settle / 2)
     rss2 = server.rss()
-    return {"sockets": sockets, "rss_before_mib": round(rss0 / 2**20, 1), "rss_open_mib": round(rss1 / 2**20, 1),
-            "rss_after_close_mib": round(rss2 / 2**20, 1), "kib_per_socket": round((rss1 - rss0) / sockets / 1024, 2)}
+    return {"sockets": sockets, "open_s": round(open_s, 2), "rss_before_mib": round(rss0 / 2**20, 1),
+            "rss_open_mib": round(rss1 / 2**20, 1), "rss_after_close_mib": round(rss2 / 2**20, 1),
+            "kib_per_socket": round((rss1 - rss0) / sockets / 1024, 2)}
 
 
 __all__ = ["REQUESTER", "TECHNICIAN", "ChatsConfig", "CpuMeter", "MissedTimers", "Seed", "alert_fanout", "chats",

@@ -8,6 +8,7 @@ afterwards). ``Api`` is the small REST client the scenarios seed and verify with
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -19,7 +20,6 @@ from typing import Any
 
 import httpx
 import psutil
-
 from loadgen import ChatPair
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +58,10 @@ class ServerProcess:
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
+
+    def db_pids(self) -> list[int]:
+        """Processes of a database server working for this target (none: SQLite runs in-process)."""
+        return []
 
     def rss(self) -> int:
         """Resident memory of the server process (and any children), bytes."""
@@ -119,6 +123,18 @@ class DeskchatServer(ServerProcess):
         super().__init__(port, cpu, workdir)
         self.database_url = database_url
 
+    def db_pids(self) -> list[int]:
+        """PostgreSQL backends serving this server's database (their cmdline names the database)."""
+        if not self.database_url.startswith("postgresql"):
+            return []
+        dbname = self.database_url.rsplit("/", 1)[-1]
+        pids = []
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            cmd = " ".join(proc.info.get("cmdline") or [])
+            if cmd.startswith("postgres:") and f" {dbname} " in f"{cmd} ":
+                pids.append(proc.pid)
+        return pids
+
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
@@ -131,13 +147,35 @@ class DeskchatServer(ServerProcess):
         )
         return env
 
-    async def start(self) -> None:
-        deskchat = str(VENV_BIN / "deskchat")
+    async def start(self, seed_technicians: int = 0, label: str = "bench") -> dict[str, Any] | None:
+        """Migrate, optionally pre-seed technicians (seed_fast.py), then serve.
+
+        Returns the pre-seeded groups and technicians, or None when there were none or the
+        helper failed (the caller then seeds over REST)."""
         env = self.env()
-        with open(self.log_path, "ab") as log:
-            subprocess.run([deskchat, "db", "upgrade"], env=env, stdout=log, stderr=subprocess.STDOUT, check=True, cwd=ROOT)
-        self._spawn([deskchat, "serve", "--host", "127.0.0.1", "--port", str(self.port)], env)
+        seeded = await asyncio.to_thread(self._prepare, env, seed_technicians, label)
+        self._spawn([str(VENV_BIN / "deskchat"), "serve", "--host", "127.0.0.1", "--port", str(self.port)], env)
         await self.wait_ready()
+        return seeded
+
+    def _prepare(self, env: dict[str, str], technicians: int, label: str) -> dict[str, Any] | None:
+        seeded = self._fast_seed(env, technicians, label) if technicians else None
+        if seeded is None:
+            with open(self.log_path, "ab") as log:
+                subprocess.run([str(VENV_BIN / "deskchat"), "db", "upgrade"], env=env, stdout=log,
+                               stderr=subprocess.STDOUT, check=True, cwd=ROOT)
+        return seeded
+
+    def _fast_seed(self, env: dict[str, str], technicians: int, label: str) -> dict[str, Any] | None:
+        cmd = [sys.executable, str(ROOT / "bench" / "seed_fast.py"), "--technicians", str(technicians),
+               "--label", label, "--password", TECH_PASSWORD, "--upgrade"]
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+        with open(self.log_path, "a") as log:
+            log.write(res.stderr)
+        if res.returncode != 0:
+            print(f"seed_fast.py failed ({res.stderr.strip().splitlines()[-1:]}); seeding over REST", flush=True)
+            return None
+        return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def sqlite_url(workdir: Path) -> str:
@@ -233,7 +271,8 @@ class Api:
         return await self.call("GET", f"/chats/{chat_id}", token)
 
     async def messages(self, token: str, chat_id: int, after_seq: int = 0, limit: int = 100) -> dict[str, Any]:
-        return await self.call("GET", f"/chats/{chat_id}/messages", token, params={"after_seq": after_seq, "limit": limit})
+        params = {"after_seq": after_seq, "limit": limit}
+        return await self.call("GET", f"/chats/{chat_id}/messages", token, params=params)
 
     async def all_messages(self, token: str, chat_id: int, after_seq: int = 0) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

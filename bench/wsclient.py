@@ -40,6 +40,10 @@ now = time.monotonic
 
 FrameHandler = Callable[["WSClient", dict[str, Any], float], None]
 
+# Frames no scenario looks at, dropped before JSON parsing: deskchat broadcasts every technician's
+# presence change to every technician socket, which is O(sockets^2) frames when many connect at once.
+SKIP_PREFIXES = (b'{"type":"presence"', b'{"type": "presence"', b'{"type":"typing"', b'{"type": "typing"')
+
 
 class WSClient(asyncio.Protocol):
     """One client socket; ``on_frame(client, frame, t_recv)`` gets every JSON text frame."""
@@ -54,6 +58,7 @@ class WSClient(asyncio.Protocol):
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._fragments: list[bytes] = []
         self.frames_in = 0
+        self.skipped = 0
 
     # asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -77,6 +82,9 @@ class WSClient(asyncio.Protocol):
                     payload = b"".join([*self._fragments, payload])
                     self._fragments.clear()
                 self.frames_in += 1
+                if payload.startswith(SKIP_PREFIXES):
+                    self.skipped += 1
+                    continue
                 self.on_frame(self, loads(payload), t)
         self._flush()
 
