@@ -66,8 +66,8 @@ class CpuMeter:
         out = {"generator_cpu": round((self._cpu(self.me, children=False) - self._me) / dt, 3)}
         if self.server is not None:
             out["server_cpu"] = round((self._cpu(self.server) - self._srv) / dt, 3)
-        if self.db_pids is not None:
-            end = self._db_times()
+        end = self._db_times()
+        if end:
             out["db_cpu"] = round(sum(end[p] - self._db.get(p, 0.0) for p in end) / dt, 3)
         return out
 

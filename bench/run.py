@@ -247,10 +247,11 @@ class Bench:
                 self.relay_idle = await sc.idle_memory(relay, toks, self.mode.idle_sockets, self.mode.idle_settle_s)
                 self.log(f"relay: idle {self.relay_idle}")
             cfg = self.mode.chats
-            self.log(f"relay: chats N={cfg.chats} rate={cfg.rate}/s, then ramp")
-            self.relay_chats = await sc.chats(relay, relay.pairs(cfg.chats), cfg)
-            self.log(f"relay: fixed {short(self.relay_chats['fixed'])}; sustained "
-                     f"{(self.relay_chats['sustained'] or {}).get('delivered_per_s')}/s")
+            if any(s.startswith("chats") for s in self.wanted):
+                self.log(f"relay: chats N={cfg.chats} rate={cfg.rate}/s, then ramp")
+                self.relay_chats = await sc.chats(relay, relay.pairs(cfg.chats), cfg)
+                self.log(f"relay: fixed {short(self.relay_chats['fixed'])}; sustained "
+                         f"{(self.relay_chats['sustained'] or {}).get('delivered_per_s')}/s")
         finally:
             relay.stop()
             self.relay_background_cpu = meter.stop()

@@ -142,7 +142,7 @@ async def ramp(load: ChatLoad, cfg: ChatsConfig,
     first step fails it goes down instead until one passes. Steps are open-loop like the rest."""
     steps: list[dict[str, Any]] = []
     best = None
-    rate, direction = cfg.ramp_start, 0
+    rate, direction, retried = cfg.ramp_start, 0, False
     for _ in range(cfg.ramp_steps):
         phase = await load.run(rate, cfg.ramp_step, cfg.ramp_step / 4, cfg.arrivals, server.pid, server.db_pids)
         drained = await load.drain(phase, max(2.0, cfg.ramp_step))
@@ -153,6 +153,9 @@ async def ramp(load: ChatLoad, cfg: ChatsConfig,
                      | {"sustained": passed})
         if not passed:
             await load.drain(phase, 60)  # let the backlog clear before anything else runs
+            if not retried and direction >= 0:  # one retry, so a single hiccup does not end the ramp
+                retried = True
+                continue
         if passed:
             best = s
         if direction == 0:
