@@ -21,6 +21,7 @@ from deskchat.services.context import Context
 router = APIRouter()
 log = structlog.get_logger()
 AUTH_TIMEOUT = 10.0
+RESUME_WINDOW = 0.5  # how long live messages wait for a client's resume after hello
 
 
 def origin_allowed(websocket: WebSocket, ctx: Context) -> bool:
@@ -95,6 +96,8 @@ async def _serve(websocket: WebSocket, ctx: Context, hub: Hub, principal: Princi
 
 
 async def _receive_loop(websocket: WebSocket, ctx: Context, hub: Hub, sock: Socket, principal: Principal) -> None:
+    release = asyncio.get_running_loop().call_later(
+        RESUME_WINDOW, lambda: asyncio.ensure_future(hub.release(sock)))
     while not sock.closed:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -105,6 +108,9 @@ async def _receive_loop(websocket: WebSocket, ctx: Context, hub: Hub, sock: Sock
             sock.enqueue(_error(exc.problem()))
             continue
         await _dispatch(ctx, hub, sock, principal, command)
+        if sock.holding:  # the first frame, a resume or not, is handled: live messages flow now
+            release.cancel()
+            await hub.release(sock)
 
 
 async def _dispatch(ctx: Context, hub: Hub, sock: Socket, principal: Principal, command: protocol.Command) -> None:

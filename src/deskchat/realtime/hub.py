@@ -40,6 +40,10 @@ class Socket:
     first_seq: dict[int, int] = field(default_factory=dict)  # with last_seq: the range this socket got
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed: bool = False
+    # Until the client's first frame (its resume, if it sends one) is handled, live messages wait
+    # here, so a message racing the resume can be neither doubled nor delivered out of order.
+    holding: bool = True
+    held: list[tuple[int, int, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(self.queue_size)
@@ -103,6 +107,10 @@ class Hub:
         """Live sockets per technician in this process."""
         return {t: len(s) for t, s in self._technicians.items()}
 
+    def present_technicians(self) -> set[int]:
+        """Technicians this process keeps present: a live socket here, or gone less than the grace ago."""
+        return set(self._technicians) | set(self._going_offline)
+
     def _index(self, actor: Actor) -> dict[int, set[Socket]]:
         return self._technicians if isinstance(actor, Technician) else self._requesters
 
@@ -165,6 +173,9 @@ class Hub:
 
     async def deliver_message(self, sock: Socket, chat_id: int, seq: int, text: str) -> None:
         """Send a message in seq order without gaps or repeats, filling a gap from the database."""
+        if sock.holding:
+            sock.held.append((chat_id, seq, text))
+            return
         async with sock.lock:
             last = sock.last_seq.get(chat_id)
             if last is not None and seq <= last:
@@ -192,6 +203,15 @@ class Hub:
                     break
             sock.last_seq[chat_id] = max(last, sent_to)
             sock.first_seq[chat_id] = min(sent_from, after_seq + 1)
+
+    async def release(self, sock: Socket) -> None:
+        """Stop holding: deliver what waited (after the resume, so nothing twice, nothing out of order)."""
+        if not sock.holding:
+            return
+        sock.holding = False
+        held, sock.held = sock.held, []
+        for chat_id, seq, text in held:
+            await self.deliver_message(sock, chat_id, seq, text)
 
     async def resync(self) -> None:
         """After a broker outage: send every socket what its chats gained meanwhile, from the database."""
