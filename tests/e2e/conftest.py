@@ -167,8 +167,17 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def new_page(browser: Any, e2e_server: Server) -> Iterator[Callable[..., Any]]:
-    """Open a page in its own browser context (a separate person); closed after the test."""
+    """Open a page in its own browser context (a separate person); closed after the test.
+
+    Uncaught script errors and Content-Security-Policy violations on any page fail the test.
+    """
     contexts: list[Any] = []
+    problems: list[str] = []
+
+    def watch_console(message: Any) -> None:
+        text = message.text
+        if "Content Security Policy" in text or "Refused to" in text:
+            problems.append(f"CSP: {text}")
 
     def make(**options: Any) -> Any:
         context = browser.new_context(viewport=VIEWPORT, base_url=e2e_server.base_url, **options)
@@ -177,11 +186,14 @@ def new_page(browser: Any, e2e_server: Server) -> Iterator[Callable[..., Any]]:
         page = context.new_page()
         page.dialogs = []  # type: ignore[attr-defined]
         page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
+        page.on("console", watch_console)
+        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
         return page
 
     yield make
     for context in contexts:
         context.close()
+    assert problems == [], problems
 
 
 @pytest.fixture(scope="session")

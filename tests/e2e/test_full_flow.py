@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -132,6 +133,14 @@ def test_chat_from_start_to_add_as_request(e2e_server: Server, new_page) -> None
     expect(user.get_by_role("heading", name="Chat ended")).to_be_visible()
     expect(user.get_by_label("Message", exact=True)).to_be_hidden()
     expect(bob.get_by_label("Message", exact=True)).to_be_disabled()
+
+    # The end user saves the transcript, built in the browser.
+    with user.expect_download() as download:
+        user.get_by_role("button", name="Save transcript").click()
+    assert download.value.suggested_filename.endswith(".txt")
+    transcript = Path(download.value.path()).read_text(encoding="utf-8")
+    for text in ("My laptop will not boot", "Hi, I am looking at it now.", "Thank you!", "Bob Baker"):
+        assert text in transcript
 
     # Another chat that ends without a request: Add as Request keeps the transcript.
     user.get_by_role("button", name="Start a new chat").click()

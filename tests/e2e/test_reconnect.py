@@ -41,6 +41,12 @@ def test_end_user_reconnects_without_losing_or_doubling(e2e_server: Server, new_
     seqs = user.locator(".timeline li").evaluate_all("nodes => nodes.map(n => Number(n.dataset.seq))")
     assert seqs == sorted(set(seqs)) and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
 
+    # The end user ends the chat; the technician sees it ended.
+    user.get_by_role("button", name="End Chat").click()
+    expect(user.get_by_role("heading", name="Chat ended")).to_be_visible()
+    expect(alice.locator("#state-note")).to_contain_text("This chat ended")
+    expect(alice.get_by_role("button", name="Add as Request")).to_be_visible()
+
 
 def test_console_reconnects_without_losing_or_doubling(e2e_server: Server, new_page) -> None:
     alice, user = new_page(), new_page()

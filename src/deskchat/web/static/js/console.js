@@ -23,6 +23,8 @@ const state = {
   chats: new Map(),
   loading: new Map(),
   pickingUp: new Set(),
+  statusWrite: Promise.resolve(),
+  statusVersion: 0,
   selectedId: null,
   techs: new Map(),
   groups: new Map(),
@@ -417,11 +419,27 @@ function showStatus(status) {
     : "";
 }
 
+/** Show the status the server has now, after any change of ours still on its way. */
+async function syncStatus() {
+  await state.statusWrite.catch(() => {});
+  const version = state.statusVersion;
+  try {
+    const me = await api.get("/me");
+    if (version !== state.statusVersion) return; // a change of ours overtook this answer
+    state.me = { ...state.me, ...me };
+    showStatus(state.me.status);
+  } catch {
+    /* keep what we show; the next hello or presence frame tries again */
+  }
+}
+
 async function changeStatus() {
   const status = ui.status.value;
   if (status === "online") alerts.askPermission();
+  state.statusVersion += 1;
   try {
-    const me = await api.put("/me/status", { status });
+    state.statusWrite = api.put("/me/status", { status });
+    const me = await state.statusWrite;
     state.me = { ...state.me, ...me };
     showStatus(state.me.status);
     if (status === "online") refreshWaiting();
@@ -456,11 +474,9 @@ async function loadChats() {
   await refreshWaiting();
 }
 
-function onHello(me) {
-  if (me) {
-    state.me = { ...state.me, ...me };
-    showStatus(state.me.status);
-  }
+function onHello() {
+  // The hello's snapshot may predate a status change we just made: ask again.
+  syncStatus();
   const chats = {};
   for (const view of state.chats.values()) {
     if (view.timeline.loaded && view.chat.state === "active") chats[view.chat.id] = view.timeline.lastSeq;
@@ -520,10 +536,7 @@ function onTyping(frame) {
 function onPresence(data) {
   const tech = state.techs.get(data.technician_id);
   if (tech) Object.assign(tech, { status: data.status, online: data.online });
-  if (data.technician_id === state.me.id && data.status) {
-    state.me.status = data.status;
-    showStatus(data.status);
-  }
+  if (data.technician_id === state.me.id) syncStatus();
 }
 
 function onAck(frame) {
