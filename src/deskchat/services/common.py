@@ -77,6 +77,21 @@ async def record_system(uow: UnitOfWork, chat: Chat, *, open_only: bool = False,
     chat.recorded.clear()
 
 
+async def record_system_many(uow: UnitOfWork, recorded_in: list[Chat]) -> None:
+    """Store one recorded system message in each of many chats, in two statements."""
+    seqs = await chats.take_next_seqs(uow.conn, [c.id for c in recorded_in])
+    items = []
+    for chat in recorded_in:
+        (note,) = chat.recorded
+        chat.last_seq = seqs[chat.id]
+        items.append({"chat_id": chat.id, "seq": chat.last_seq, "author": SYSTEM, "body": note.body,
+                      "client_msg_id": None, "event": note.event.value})
+        chat.recorded.clear()
+    stored = await chats.insert_messages(uow.conn, items, uow.now)
+    for chat, msg in zip(recorded_in, stored, strict=True):
+        uow.emit(message_frame(msg), **audience(chat))
+
+
 def emit_chat(uow: UnitOfWork, chat: Chat, extra: Iterable[int] = ()) -> None:
     """Tell everyone in the chat its new state."""
     uow.emit({"type": "chat", "data": chat_view(chat)}, **audience(chat, extra))

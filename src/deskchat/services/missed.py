@@ -9,41 +9,53 @@ import structlog
 from deskchat.domain import request as rules
 from deskchat.services import common
 from deskchat.services.context import Context, reading, unit_of_work
-from deskchat.storage import chats
+from deskchat.storage import chats, people
 from deskchat.storage import requests as store
+from deskchat.storage.tables import chats as chats_table
 
 log = structlog.get_logger()
-BATCH = 200
+BATCH = 500
 
 
 async def expire_waiting(ctx: Context, chat_id: int) -> bool:
     """Convert one due chat; False if another process (or a pickup) got there first."""
+    return await expire_due(ctx, [chat_id]) == 1
+
+
+async def expire_due(ctx: Context, chat_ids: list[int]) -> int:
+    """Convert due chats in one transaction, each exactly once; returns how many this call converted."""
     async with unit_of_work(ctx) as uow:
-        chat = await chats.load_chat(uow.conn, chat_id)
-        if chat is None or not await chats.claim_missed(uow.conn, chat_id, uow.now):
-            return False
-        texts = await chats.requester_texts(uow.conn, chat.id)
-        request_id = await store.insert_request(
-            uow.conn, subject=rules.missed_subject(chat), description=rules.missed_description(chat, texts),
-            source=rules.RequestSource.MISSED_CHAT.value, requester_id=chat.requester.id,
-            group_id=chat.group_id, technician_id=None, chat_id=chat.id, now=uow.now)
-        await chats.claim_request_link(uow.conn, chat.id, request_id)
-        chat.miss(uow.now, request_id)
-        await common.record_system(uow, chat)
-        common.emit_chat(uow, chat)
-        await common.emit_alert_cleared(uow, chat, "missed")
-    log.info("chat_missed", chat_id=chat_id, request_id=request_id)
-    return True
+        waiting = await chats.load_chats(uow.conn, chats_table.c.id.in_(chat_ids), chats_table.c.id, len(chat_ids))
+        claimed = await chats.claim_missed_many(uow.conn, [c.id for c in waiting], uow.now)
+        due = [c for c in waiting if c.id in claimed]
+        if not due:
+            return 0
+        texts = await chats.requester_texts_many(uow.conn, [c.id for c in due])
+        request_ids = await store.insert_requests(uow.conn, [{
+            "subject": rules.missed_subject(chat), "description": rules.missed_description(chat, texts[chat.id]),
+            "source": rules.RequestSource.MISSED_CHAT.value, "requester_id": chat.requester.id,
+            "group_id": chat.group_id, "technician_id": None, "chat_id": chat.id} for chat in due], uow.now)
+        await chats.link_requests(uow.conn, {c.id: r for c, r in zip(due, request_ids, strict=True)})
+        for chat, request_id in zip(due, request_ids, strict=True):
+            chat.miss(uow.now, request_id)
+        await common.record_system_many(uow, due)
+        members = await people.members_of_groups(uow.conn, {c.group_id for c in due})
+        for chat in due:
+            common.emit_chat(uow, chat)
+            uow.emit({"type": "alert_cleared", "chat_id": chat.id, "reason": "missed"},
+                     technicians=members.get(chat.group_id, []))
+    log.info("chats_missed", count=len(due), chat_ids=[c.id for c in due][:20])
+    return len(due)
 
 
 async def sweep_due(ctx: Context) -> int:
-    """Convert every chat that is due now; returns how many this process converted."""
+    """Convert every chat that is due now, a batch per transaction; returns how many this process converted."""
     converted = 0
     while True:
         async with reading(ctx) as conn:
             due = await chats.due_chat_ids(conn, ctx.clock(), BATCH)
-        for chat_id in due:
-            converted += await expire_waiting(ctx, chat_id)
+        if due:
+            converted += await expire_due(ctx, due)
         if len(due) < BATCH:
             return converted
 

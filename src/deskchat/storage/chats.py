@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from deskchat.domain.chat import Chat, ChatState
@@ -128,6 +128,43 @@ async def claim_missed(conn: AsyncConnection, chat_id: int, now: datetime) -> bo
     return result.rowcount == 1
 
 
+async def claim_missed_many(conn: AsyncConnection, chat_ids: list[int], now: datetime) -> set[int]:
+    """Mark those of these chats that are still waiting and due missed; returns the ids this call won."""
+    if not chat_ids:
+        return set()
+    result = await conn.execute(update(chats).where(
+        chats.c.id.in_(chat_ids), chats.c.state == ChatState.WAITING.value, chats.c.missed_due_at <= now,
+    ).values(state=ChatState.MISSED.value, ended_at=now, missed_due_at=None).returning(chats.c.id))
+    return {int(i) for i in result.scalars()}
+
+
+async def link_requests(conn: AsyncConnection, request_of: dict[int, int]) -> None:
+    """Link each chat to its new request (chats that have none)."""
+    if request_of:
+        await conn.execute(
+            update(chats).where(chats.c.id == bindparam("cid"), chats.c.request_id.is_(None))
+            .values(request_id=bindparam("rid")).execution_options(synchronize_session=False),
+            [{"cid": c, "rid": r} for c, r in request_of.items()])
+
+
+async def take_next_seqs(conn: AsyncConnection, chat_ids: list[int]) -> dict[int, int]:
+    """Take one seq in each of these chats; returns chat id -> the new seq."""
+    result = await conn.execute(update(chats).where(chats.c.id.in_(chat_ids))
+                                .values(last_seq=chats.c.last_seq + 1).returning(chats.c.id, chats.c.last_seq))
+    return {int(c): int(s) for c, s in result.tuples()}
+
+
+async def requester_texts_many(conn: AsyncConnection, chat_ids: list[int]) -> dict[int, list[str]]:
+    """What the requester wrote in each chat, in order."""
+    rows = await conn.execute(select(messages.c.chat_id, messages.c.body).where(
+        messages.c.chat_id.in_(chat_ids), messages.c.author_kind == "requester")
+        .order_by(messages.c.chat_id, messages.c.seq))
+    found: dict[int, list[str]] = {c: [] for c in chat_ids}
+    for chat_id, body in rows.tuples():
+        found[int(chat_id)].append(str(body))
+    return found
+
+
 async def claim_request_link(conn: AsyncConnection, chat_id: int, request_id: int) -> bool:
     """Link a request to a chat that has none yet."""
     result = await conn.execute(update(chats).where(chats.c.id == chat_id, chats.c.request_id.is_(None))
@@ -206,10 +243,11 @@ async def insert_message(conn: AsyncConnection, *, chat_id: int, seq: int, autho
 
 
 async def insert_messages(conn: AsyncConnection, items: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Store text messages in one statement; returns them in the API's shape, in the given order."""
+    """Store messages in one statement; returns them in the API's shape, in the given order."""
     if not items:
         return []
-    values = [{"chat_id": i["chat_id"], "seq": i["seq"], "kind": "text", "event": None,
+    values = [{"chat_id": i["chat_id"], "seq": i["seq"], "kind": "system" if i.get("event") else "text",
+               "event": i.get("event"),
                "author_kind": i["author"].kind, "author_id": i["author"].id, "author_name": i["author"].name,
                "body": i["body"], "client_msg_id": i["client_msg_id"], "created_at": now} for i in items]
     result = await conn.execute(insert(messages).returning(messages.c.id, sort_by_parameter_order=True), values)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from deskchat.domain.people import Requester, Role, Status, Technician
@@ -146,6 +148,15 @@ async def member_ids(conn: AsyncConnection, group_id: int) -> list[int]:
     return [int(t) for t in rows.scalars()]
 
 
+async def members_of_groups(conn: AsyncConnection, group_ids: set[int]) -> dict[int, list[int]]:
+    """Technicians of each of these groups."""
+    rows = await conn.execute(select(group_members).where(group_members.c.group_id.in_(sorted(group_ids))))
+    found: dict[int, list[int]] = {}
+    for row in rows:
+        found.setdefault(row.group_id, []).append(row.technician_id)
+    return found
+
+
 def member_of_condition(group_id: int) -> Any:
     """SQL: the technician belongs to the group."""
     return technicians.c.id.in_(select(group_members.c.technician_id)
@@ -220,6 +231,13 @@ async def online_counts(conn: AsyncConnection, now: datetime, ttl: float) -> dic
     return {int(g): int(n) for g, n in rows.tuples()}
 
 
+def _upsert_presence(conn: AsyncConnection, rows: list[dict[str, Any]]) -> Any:
+    """INSERT presence rows, or refresh the ones that exist (two sockets may register at once)."""
+    stmt: Any = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(presence).values(rows)
+    return stmt.on_conflict_do_update(index_elements=[presence.c.process_id, presence.c.technician_id],
+                                      set_={"sockets": stmt.excluded.sockets, "seen_at": stmt.excluded.seen_at})
+
+
 async def set_presence(conn: AsyncConnection, process_id: str, tech_id: int, sockets: int,
                        now: datetime) -> None:
     """Record how many live sockets this process holds for a technician."""
@@ -227,21 +245,46 @@ async def set_presence(conn: AsyncConnection, process_id: str, tech_id: int, soc
     if sockets <= 0:
         await conn.execute(delete(presence).where(where))
         return
-    result = await conn.execute(update(presence).where(where).values(sockets=sockets, seen_at=now))
-    if result.rowcount == 0:
-        await conn.execute(insert(presence).values(process_id=process_id, technician_id=tech_id,
-                                                   sockets=sockets, seen_at=now))
+    await conn.execute(_upsert_presence(conn, [{"process_id": process_id, "technician_id": tech_id,
+                                                "sockets": sockets, "seen_at": now}]))
 
 
-async def heartbeat(conn: AsyncConnection, process_id: str, now: datetime) -> None:
-    """Keep this process's presence rows fresh."""
-    await conn.execute(update(presence).where(presence.c.process_id == process_id).values(seen_at=now))
+async def heartbeat(conn: AsyncConnection, process_id: str, now: datetime, tech_ids: Iterable[int]) -> list[int]:
+    """Refresh this process's rows of the technicians it holds; returns those whose row had to be re-created.
+
+    Rows of technicians it no longer holds are not refreshed, so a row left behind by a lost update expires.
+    """
+    ids = sorted(set(tech_ids))
+    if not ids:
+        return []
+    mine = and_(presence.c.process_id == process_id, presence.c.technician_id.in_(ids))
+    result = await conn.execute(update(presence).where(mine).values(seen_at=now))
+    if result.rowcount == len(ids):
+        return []
+    have = set((await conn.execute(select(presence.c.technician_id).where(mine))).scalars())
+    missing = [t for t in ids if t not in have]
+    await conn.execute(_upsert_presence(conn, [{"process_id": process_id, "technician_id": t, "sockets": 1,
+                                                "seen_at": now} for t in missing]))
+    return missing
+
+
+async def expire_presence(conn: AsyncConnection, now: datetime, ttl: float) -> list[int]:
+    """Delete rows no process refreshed within the TTL (their process died); the technicians they were for."""
+    stale = now - timedelta(seconds=ttl)  # the complement of ``online_condition``'s freshness
+    rows = await conn.execute(delete(presence).where(presence.c.seen_at <= stale).returning(presence.c.technician_id))
+    return sorted({int(t) for t in rows.scalars()})
 
 
 async def clear_presence(conn: AsyncConnection, process_id: str | None = None,
-                         stale_before: datetime | None = None) -> None:
-    """Drop a process's rows (clean shutdown) or rows no process refreshed."""
+                         stale_before: datetime | None = None) -> list[int]:
+    """Drop a process's rows (clean shutdown) or rows no process refreshed; the technicians they were for."""
+    conditions = []
     if process_id is not None:
-        await conn.execute(delete(presence).where(presence.c.process_id == process_id))
+        conditions.append(presence.c.process_id == process_id)
     if stale_before is not None:
-        await conn.execute(delete(presence).where(presence.c.seen_at < stale_before))
+        conditions.append(presence.c.seen_at < stale_before)
+    gone: set[int] = set()
+    for condition in conditions:
+        rows = await conn.execute(delete(presence).where(condition).returning(presence.c.technician_id))
+        gone.update(int(t) for t in rows.scalars())
+    return sorted(gone)

@@ -44,6 +44,13 @@ async def insert_request(conn: AsyncConnection, *, subject: str, description: st
     return int(result.scalar_one())
 
 
+async def insert_requests(conn: AsyncConnection, items: list[dict[str, Any]], now: datetime) -> list[int]:
+    """Store open requests in one statement; returns their ids in the given order."""
+    values = [{**item, "status": "open", "created_at": now, "updated_at": now} for item in items]
+    result = await conn.execute(insert(requests).returning(requests.c.id, sort_by_parameter_order=True), values)
+    return [int(i) for i in result.scalars()]
+
+
 def _query() -> Any:
     return select(*_COLUMNS).join(requesters, requesters.c.id == requests.c.requester_id)
 
