@@ -21,6 +21,8 @@ def test_missed_chat_names_the_request(e2e_server: Server, new_page) -> None:
         user.goto("/chat")
         expect(user.get_by_label("Group").locator(f"option[value='{group['id']}']")).to_contain_text("nobody online")
         requester = unique("Mia Missed")
+        user.get_by_label("Group").select_option(value=str(group["id"]))
+        expect(user.get_by_text("Nobody in this group is online right now.")).to_be_visible()
         start_chat(user, group["id"], requester, "mia@example.com", "The door badge reader is broken")
         ended = user.locator("#ended")
         expect(ended).to_contain_text(re.compile(r"#\d+"), timeout=25_000)

@@ -36,8 +36,14 @@ def test_widget_on_another_origin_starts_a_chat(e2e_server: Server, new_page) ->
     # Closing and reopening the widget keeps the conversation.
     visitor.get_by_role("button", name="Close chat").click()
     expect(visitor.locator("iframe[title='Chat with IT support']")).to_be_hidden()
+    dot = visitor.locator("#deskchat-launcher span[aria-hidden=true]")
+    expect(dot).to_be_hidden()
+    send(alice, "Could you restart the VPN client?")
+    expect(dot).to_be_visible()
     launcher.click()
+    expect(dot).to_be_hidden()
     expect(message(frame, "The built-in one.")).to_have_count(1)
+    expect(message(frame, "Could you restart the VPN client?")).to_have_count(1)
 
     # A reload of the host page resumes the same chat (the iframe's own storage, or, where the
     # browser blocks third-party storage as this test browser does, the widget's copy).

@@ -29,7 +29,7 @@ def parse_cursor(cursor: str | None) -> int | None:
     """Cursors are opaque to clients; ours are the last id of the previous page."""
     if cursor is None or cursor == "":
         return None
-    if not cursor.isdigit():
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 10 and int(cursor) <= 2**31 - 1):
         raise ValidationFailed("The cursor is not valid.", errors={"cursor": "not a cursor of this list"})
     return int(cursor)
 

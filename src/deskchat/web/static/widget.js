@@ -22,6 +22,25 @@
   var panel = null;
   var launcher = null;
   var isOpen = false;
+  var dot = null;
+  var SVG_NS = "http://www.w3.org/2000/svg";
+
+  function bubbleIcon() {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "20");
+    svg.setAttribute("height", "20");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute(
+      "d",
+      "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-4.2 3.4A.5.5 0 0 1 4 21v-3a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"
+    );
+    svg.appendChild(path);
+    return svg;
+  }
 
   function css(node, styles) {
     for (var key in styles) node.style[key] = styles[key];
@@ -99,6 +118,7 @@
       panel.style.display = isOpen ? "flex" : "none";
     }
     launcher.setAttribute("aria-expanded", String(isOpen));
+    if (isOpen && dot) dot.style.display = "none";
     launcher.style.display = isOpen && window.innerWidth < 480 ? "none" : "flex";
     if (isOpen && frame) frame.focus();
   }
@@ -115,9 +135,14 @@
     }
   }
 
-  function openStorageChannel(event) {
-    if (!frame || event.source !== frame.contentWindow || event.origin !== origin) return;
-    if (!event.data || event.data.type !== "deskchat:storage-request") return;
+  function fromChat(event) {
+    if (!frame || event.source !== frame.contentWindow || event.origin !== origin || !event.data) return;
+    if (event.data.type === "deskchat:storage-request") openStorageChannel();
+    // A technician wrote while the panel is closed: a small dot on the launcher.
+    else if (event.data.type === "deskchat:message" && !isOpen && dot) dot.style.display = "block";
+  }
+
+  function openStorageChannel() {
     var storage = hostStorage();
     var snapshot = {};
     if (storage) {
@@ -140,13 +165,27 @@
     frame.contentWindow.postMessage({ type: "deskchat:storage", data: snapshot }, origin, [channel.port2]);
   }
 
-  window.addEventListener("message", openStorageChannel);
+  window.addEventListener("message", fromChat);
 
   function buildLauncher() {
     launcher = document.createElement("button");
     launcher.type = "button";
     launcher.id = "deskchat-launcher";
-    launcher.textContent = "Chat with us";
+    launcher.appendChild(bubbleIcon());
+    launcher.appendChild(document.createTextNode("Chat with us"));
+    dot = css(document.createElement("span"), {
+      display: "none",
+      position: "absolute",
+      top: "2px",
+      right: "4px",
+      width: "12px",
+      height: "12px",
+      borderRadius: "50%",
+      background: "#e5484d",
+      border: "2px solid #ffffff",
+    });
+    dot.setAttribute("aria-hidden", "true");
+    launcher.appendChild(dot);
     launcher.setAttribute("aria-expanded", "false");
     launcher.setAttribute("aria-controls", "deskchat-widget-panel");
     css(launcher, {

@@ -24,6 +24,7 @@ const state = {
   waitTimer: null,
   groupsTimer: null,
   storage: null,
+  groups: [],
 };
 
 const api = createApi({ bearer: () => state.token });
@@ -32,6 +33,7 @@ const ui = {
   startForm: byId("start-form"),
   startButton: byId("start-button"),
   group: byId("group"),
+  groupHint: byId("group-hint"),
   name: byId("name"),
   email: byId("email"),
   question: byId("question"),
@@ -126,6 +128,13 @@ async function loadGroups() {
   replaceChildren(ui.group, options);
   if (chosen && groups.some((g) => String(g.id) === chosen)) ui.group.value = chosen;
   else if (groups.length === 1) ui.group.value = String(groups[0].id);
+  state.groups = groups;
+  groupHint();
+}
+
+function groupHint() {
+  const group = state.groups.find((g) => String(g.id) === ui.group.value);
+  ui.groupHint.hidden = !group || (group.online_technicians || 0) > 0;
 }
 
 function firstInvalidField() {
@@ -225,8 +234,12 @@ function handleFrame(frame) {
   }
 }
 
-function showMessage(message) {
+function showMessage(message, { live = false } = {}) {
   state.messages.push(message);
+  // Inside the widget: tell the launcher (no content, just that a technician wrote).
+  if (live && message.author?.kind === "technician" && window.parent !== window) {
+    window.parent.postMessage({ type: "deskchat:message" }, "*");
+  }
   if (message.author?.kind === "technician" && message.author.name) {
     const known = state.names.has(message.author.id);
     state.names.set(message.author.id, message.author.name);
@@ -429,6 +442,7 @@ async function resume(stored) {
 async function boot() {
   if (new URLSearchParams(location.search).get("embed") === "1") document.body.classList.add("embed");
   ui.startForm.addEventListener("submit", startChat);
+  ui.group.addEventListener("change", groupHint);
   ui.composer.addEventListener("submit", sendMessage);
   ui.message.addEventListener("keydown", composerKeys);
   ui.message.addEventListener("input", () => {
