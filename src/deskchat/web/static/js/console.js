@@ -597,15 +597,16 @@ function bindUi() {
 async function boot() {
   const me = await signIn(api);
   state.me = me;
-  showStatus(me.status || "offline");
-  await loadReference();
+  // Everything is wired before the first await, so nothing the technician does early is lost.
   alerts = new Alerts({ groupName, onPickUp: pickUp });
   alerts.setupPermissionButton();
   details = new Details({ api, current, groupName, techName, notify });
   canned = new Canned({ api, chatId: () => current()?.chat.id, composer: ui.message, insert: insertText, notify });
   new ChatActions({ api, me: () => state.me, current, applyChat, notify, groupName });
   bindUi();
+  showStatus(me.status || "offline");
   showPane(null);
+  await loadReference();
   await loadChats();
   connect();
   canned.loadAll();

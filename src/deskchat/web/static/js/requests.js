@@ -6,7 +6,7 @@ import { byId, createNotifier, el, formatDateTime, linkify, replaceChildren } fr
 const api = createApi();
 const notify = createNotifier(byId("notice"));
 const SOURCE_LABELS = { live_chat: "Live chat", missed_chat: "Missed chat" };
-const state = { items: [], cursor: null, selected: null, groups: new Map() };
+const state = { items: [], cursor: null, selected: null, groups: new Map(), listToken: 0 };
 
 const ui = {
   source: byId("filter-source"),
@@ -23,8 +23,10 @@ const ui = {
 
 async function loadList({ append = false } = {}) {
   const params = { source: ui.source.value, status: ui.status.value, limit: 50, cursor: append ? state.cursor : null };
+  const token = ++state.listToken;
   try {
     const data = await api.get(`/requests${query(params)}`);
+    if (token !== state.listToken) return; // the filters changed meanwhile
     state.items = append ? [...state.items, ...(data?.items || [])] : data?.items || [];
     state.cursor = data?.next_cursor || null;
   } catch (err) {
@@ -154,18 +156,18 @@ async function addNote(event) {
 
 async function boot() {
   await signIn(api);
-  try {
-    const groups = await api.get("/groups?limit=200");
-    state.groups = new Map((groups?.items || []).map((g) => [g.id, g]));
-  } catch {
-    /* group names are a nicety */
-  }
   ui.source.addEventListener("change", () => loadList());
   ui.status.addEventListener("change", () => loadList());
   ui.more.addEventListener("click", () => loadList({ append: true }));
   ui.detailStatus.addEventListener("change", changeStatus);
   ui.noteForm.addEventListener("submit", addNote);
   window.addEventListener("hashchange", openFromHash);
+  try {
+    const groups = await api.get("/groups?limit=200");
+    state.groups = new Map((groups?.items || []).map((g) => [g.id, g]));
+  } catch {
+    /* group names are a nicety */
+  }
   await loadList();
   await openFromHash();
 }
