@@ -252,6 +252,7 @@ function renderPane(view) {
   ui.more.parentElement.hidden = !open;
   ui.endSession.hidden = !open;
   for (const node of [ui.message, ui.send, ui.cannedOpen]) node.disabled = !open;
+  ui.message.placeholder = open ? "Write a reply…" : "This chat is closed";
   ui.composer.classList.toggle("is-disabled", !open);
   const note = stateNote(chat);
   ui.stateNote.hidden = !note;
