@@ -89,11 +89,14 @@ class Rig:
         self.tasks: list[asyncio.Task[None]] = []
 
     async def connect(self, actor: Technician | Requester, *, token_id: int = 1, queue_size: int = 100,
-                      blocked: bool = False) -> tuple[Socket, FakeTransport]:
+                      blocked: bool = False, first_frame_handled: bool = True) -> tuple[Socket, FakeTransport]:
+        """A socket after hello; by default its first frame was handled too, so live messages flow."""
         transport = FakeTransport(blocked)
         sock = Socket(transport, actor, token_id, queue_size)
         self.tasks.append(asyncio.create_task(sock.run_writer()))
         await self.hub.register(sock)
+        if first_frame_handled:
+            await self.hub.release(sock)
         return sock, transport
 
     async def publish(self, messages: list[dict[str, Any]], **to: list[int]) -> None:
@@ -176,16 +179,40 @@ async def test_resume_at_the_end_sends_nothing_and_the_next_live_message_follows
     assert erin.seqs() == [5]
 
 
-async def test_a_live_message_before_the_resume_is_not_sent_twice(rig: Rig) -> None:
+async def test_a_live_message_before_the_resume_is_neither_doubled_nor_out_of_order(rig: Rig) -> None:
     """The client resumes right after hello, but a live message can slip in between."""
-    sock, erin = await rig.connect(ERIN)
+    sock, erin = await rig.connect(ERIN, first_frame_handled=False)
     rig.db.add(CHAT, 4)                          # the client saw 1 and 2 before it reconnected
     await rig.publish(rig.db.add(CHAT, 1), requesters=[ERIN.id])  # 5 arrives before the resume
     await rig.hub.resume(sock, CHAT, 2)
+    await rig.hub.release(sock)                  # the resume, its first frame, is handled
     await rig.publish(rig.db.add(CHAT, 1), requesters=[ERIN.id])
     await until(lambda: len(erin.seqs()) >= 4)
     await asyncio.sleep(0.01)
-    assert sorted(erin.seqs()) == [3, 4, 5, 6], erin.seqs()  # each missed message exactly once
+    assert erin.seqs() == [3, 4, 5, 6]
+
+
+async def test_live_messages_held_for_a_first_frame_that_is_no_resume_arrive_in_order(rig: Rig) -> None:
+    sock, alice = await rig.connect(ALICE, first_frame_handled=False)
+    await rig.publish(rig.db.add(CHAT, 3), technicians=[ALICE.id])
+    await asyncio.sleep(0.01)
+    assert alice.frames == []
+    await rig.hub.release(sock)
+    await rig.publish(rig.db.add(CHAT, 1), technicians=[ALICE.id])
+    await until(lambda: len(alice.frames) == 4)
+    assert alice.seqs() == [1, 2, 3, 4]
+
+
+async def test_a_later_resume_never_repeats_what_live_delivery_already_sent(rig: Rig) -> None:
+    """A resume that is not the first frame (a chat opened later in the console): no doubles."""
+    sock, erin = await rig.connect(ERIN)
+    rig.db.add(CHAT, 4)
+    await rig.publish(rig.db.add(CHAT, 1), requesters=[ERIN.id])  # 5, live
+    await rig.hub.resume(sock, CHAT, 2)                          # the client had 1, 2
+    await rig.publish(rig.db.add(CHAT, 1), requesters=[ERIN.id])
+    await until(lambda: len(erin.seqs()) >= 4)
+    await asyncio.sleep(0.01)
+    assert sorted(erin.seqs()) == [3, 4, 5, 6], erin.seqs()  # each exactly once
 
 
 async def test_a_client_that_resumes_from_where_live_delivery_began_sees_strict_order(rig: Rig) -> None:

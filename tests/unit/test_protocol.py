@@ -102,7 +102,9 @@ def test_unknown_type(kind: str) -> None:
     {"type": "resume", "chats": {"1": -1}},
 ])
 def test_wrong_types(frame: dict[str, object]) -> None:
-    bad(json.dumps(frame))
+    errors = bad(json.dumps(frame)).errors
+    assert errors is not None
+    assert {k.split(".")[0] for k in errors} & (set(frame) - {"type"}), errors  # names the wrong field
 
 
 @pytest.mark.parametrize("frame", [
@@ -159,3 +161,15 @@ def test_resume_keys_that_are_not_chat_ids(key: str) -> None:
         assert isinstance(frame, Resume)
         frame.positions()
     assert caught.value.errors and "chats" in caught.value.errors
+
+
+@pytest.mark.parametrize("text", ["nul \x00 here", "lone \ud800", "\udfff end"])
+def test_text_no_database_can_store_is_refused(text: str) -> None:
+    errors = bad(json.dumps({"type": "send", "chat_id": 1, "body": text, "client_msg_id": "c"})).errors
+    assert errors is not None and "body" in errors
+    bad(json.dumps({"type": "send", "chat_id": 1, "body": "fine", "client_msg_id": text}))
+
+
+def test_emoji_and_other_scripts_are_fine() -> None:
+    frame = parse_frame(json.dumps({"type": "send", "chat_id": 1, "body": "héllo 👋 你好 مرحبا", "client_msg_id": "c"}))
+    assert isinstance(frame, Send) and frame.body == "héllo 👋 你好 مرحبا"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 GroupName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
@@ -14,6 +15,14 @@ ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
 Shortcut = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,50}$")]
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and unpaired surrogates: no database stores them
+
+
+def storable(value: Any) -> Any:
+    """Refuse text that no database can store (PostgreSQL rejects NUL; neither encodes lone surrogates)."""
+    if isinstance(value, str) and UNSTORABLE.search(value):
+        raise ValueError("must not contain NUL characters or unpaired surrogates")
+    return value
 
 
 def _email_length(value: str) -> str:
@@ -29,6 +38,11 @@ class In(BaseModel):
     """Every request body: strict types, no unknown fields."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value)
 
 
 class LoginIn(In):
@@ -263,3 +277,4 @@ PathId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 QueryId = Annotated[int, Query(ge=1, le=2**31 - 1)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Seq = Annotated[int, Query(ge=0, le=2**31 - 1)]
+SearchText = Annotated[str, Query(max_length=200), AfterValidator(storable)]

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
 
 from deskchat.domain.errors import ValidationFailed
 
 ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 MAX_INT = 2**31 - 1  # ids and seqs are 32-bit integer columns; larger ones are bad input, not a crash
 Id = Annotated[int, Field(ge=1, le=MAX_INT)]
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and unpaired surrogates: no database stores them
 
 
 class _Frame(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        if isinstance(value, str) and UNSTORABLE.search(value):
+            raise ValueError("must not contain NUL characters or unpaired surrogates")
+        return value
 
 
 class Auth(_Frame):
@@ -76,6 +85,6 @@ def errors_of(exc: ValidationError) -> dict[str, str]:
     """Pydantic errors as field -> message."""
     found: dict[str, str] = {}
     for err in exc.errors():
-        loc = [str(p) for p in err["loc"] if p not in ("body", "auth", "resume", "send", "typing", "ping")]
+        loc = [str(p) for p in err["loc"] if p not in ("auth", "resume", "send", "typing", "ping")]
         found[".".join(loc) or "frame"] = err["msg"]
     return found

@@ -7,14 +7,25 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from deskchat.api.deps import Caller, Ctx
-from deskchat.api.schemas import CannedIn, CannedOut, CannedPatch, Limit, Page, PathId, QueryId, RenderOut, changes
+from deskchat.api.schemas import (
+    CannedIn,
+    CannedOut,
+    CannedPatch,
+    Limit,
+    Page,
+    PathId,
+    QueryId,
+    RenderOut,
+    SearchText,
+    changes,
+)
 from deskchat.services import canned
 
 router = APIRouter(prefix="/api/v1/canned-messages", tags=["canned messages"])
 
 
 @router.get("", response_model=Page[CannedOut])
-async def list_canned(caller: Caller, ctx: Ctx, q: str | None = None, category: str | None = None,
+async def list_canned(caller: Caller, ctx: Ctx, q: SearchText | None = None, category: SearchText | None = None,
                       limit: Limit = 200) -> dict[str, Any]:
     """Those I can use, by category and title; ``q`` searches title, body and shortcut."""
     return await canned.list_canned(ctx, caller, q=q, category=category, limit=limit)
