@@ -14,6 +14,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deskchat import __version__
@@ -97,9 +98,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.ctx, app.state.hub = ctx, hub
     app.state.broker_ready = getattr(broker, "ready", _always_ready)
     await broker.start(hub.handle, hub.resync)
-    await ensure_first_admin(ctx)
+    await _ensure_first_admin(ctx)
     tasks = [asyncio.create_task(missed.run_sweeper(ctx), name="missed-chat-sweeper"),
-             asyncio.create_task(_every(settings.presence_ttl_seconds / 3, lambda: presence.heartbeat(ctx)),
+             asyncio.create_task(_every(presence.heartbeat_interval(settings.presence_ttl_seconds),
+                                        lambda: presence.heartbeat(ctx, hub.present_technicians())),
                                  name="presence-heartbeat")]
     log.info("started", version=__version__, database=db.engine.dialect.name, process_id=ctx.process_id,
              broker=type(broker).__name__)
@@ -116,6 +118,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await presence.forget_process(ctx)
         await broker.stop()
         await db.dispose()
+
+
+async def _ensure_first_admin(ctx: Context) -> None:
+    try:
+        await ensure_first_admin(ctx)
+    except IntegrityError:  # processes starting together on a new database: another one created it
+        await ensure_first_admin(ctx)
 
 
 async def _always_ready() -> bool:

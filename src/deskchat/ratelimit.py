@@ -7,6 +7,7 @@ import time
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 
 class RateLimiter(Protocol):
@@ -52,20 +53,27 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    """Counters shared by every process through Redis (INCR with expiry)."""
+    """Counters shared by every process through Redis (INCR with expiry).
+
+    While Redis is away, each process counts on its own (in memory) rather than refuse every request.
+    """
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._fallback = MemoryRateLimiter()
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> int | None:
         """Count one hit; None if allowed, else seconds until the window resets."""
         now = time.time()
         window = int(now // window_seconds)
         name = f"deskchat:rl:{key}:{window}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, window_seconds + 1)
-            count, _ = await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                pipe.expire(name, window_seconds + 1)
+                count, _ = await pipe.execute()
+        except (RedisError, OSError):
+            return await self._fallback.hit(key, limit, window_seconds)
         if int(count) > limit:
             return _retry_after(window, window_seconds, now)
         return None
@@ -74,7 +82,10 @@ class RedisRateLimiter:
         """Like ``hit`` but counts nothing: is the limit already reached?"""
         now = time.time()
         window = int(now // window_seconds)
-        count = await self._redis.get(f"deskchat:rl:{key}:{window}")
+        try:
+            count = await self._redis.get(f"deskchat:rl:{key}:{window}")
+        except (RedisError, OSError):
+            return await self._fallback.peek(key, limit, window_seconds)
         if count is not None and int(count) >= limit:
             return _retry_after(window, window_seconds, now)
         return None

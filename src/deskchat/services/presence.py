@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
 from typing import Any
 
 from deskchat.domain.chat import ChatState
@@ -53,15 +53,32 @@ async def socket_count_changed(ctx: Context, tech_id: int, sockets: int) -> None
             await _emit_presence(ctx, uow, tech)
 
 
-async def heartbeat(ctx: Context) -> None:
-    """Keep this process's presence rows fresh and drop rows of processes that died."""
+def heartbeat_interval(ttl_seconds: float) -> float:
+    """How often a process refreshes its presence rows: three beats fit in one TTL."""
+    return ttl_seconds / 3
+
+
+async def heartbeat(ctx: Context, tech_ids: Iterable[int]) -> None:
+    """Keep this process's rows fresh (``tech_ids``: the technicians it holds); expire dead processes' rows.
+
+    A process that dies stops counting once its rows are older than the TTL (queries check freshness);
+    the first surviving process to beat after that deletes the rows and tells the consoles.
+    """
     async with unit_of_work(ctx) as uow:
-        await people.heartbeat(uow.conn, ctx.process_id, uow.now)
-        stale = uow.now - timedelta(seconds=ctx.settings.presence_ttl_seconds * 4)
-        await people.clear_presence(uow.conn, stale_before=stale)
+        back = await people.heartbeat(uow.conn, ctx.process_id, uow.now, tech_ids)
+        gone = await people.expire_presence(uow.conn, uow.now, ctx.settings.presence_ttl_seconds)
+        await _announce(ctx, uow, {*back, *gone})
+
+
+async def _announce(ctx: Context, uow: UnitOfWork, tech_ids: set[int]) -> None:
+    for tech_id in sorted(tech_ids):
+        tech = await people.load_technician(uow.conn, tech_id)
+        if tech is not None:
+            await _emit_presence(ctx, uow, tech)
 
 
 async def forget_process(ctx: Context) -> None:
-    """On a clean shutdown this process holds no sockets any more."""
+    """On a clean shutdown this process holds no sockets any more; the consoles are told."""
     async with unit_of_work(ctx) as uow:
-        await people.clear_presence(uow.conn, process_id=ctx.process_id)
+        gone = await people.clear_presence(uow.conn, process_id=ctx.process_id)
+        await _announce(ctx, uow, set(gone))
