@@ -146,6 +146,7 @@ function showMessage(view, message, live) {
   if (live && !own && (!selected || document.hidden)) {
     view.unread += 1;
     renderList();
+    if (document.hidden && message.author?.kind === "requester") alerts.messageArrived(view.chat, message);
   }
 }
 

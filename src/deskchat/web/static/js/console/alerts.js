@@ -168,6 +168,24 @@ export class Alerts {
     }
   }
 
+  /** A requester wrote while the console is in the background: chime and notify (one per chat). */
+  messageArrived(chat, message) {
+    this.chime();
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    try {
+      const note = new Notification(`${chat.requester?.name || "Requester"} wrote`, {
+        body: String(message.body || "").slice(0, 180),
+        tag: `deskchat-message-${chat.id}`,
+      });
+      note.onclick = () => {
+        window.focus();
+        note.close();
+      };
+    } catch {
+      /* notifications unavailable */
+    }
+  }
+
   /** Show the "Enable notifications" button while permission has not been asked. */
   setupPermissionButton() {
     const button = byId("enable-notifications");
