@@ -285,3 +285,24 @@ async def test_notes_on_the_request_page(desk: Desk) -> None:
     await user_sock.send({"type": "ping"})
     await user_sock.wait_for(lambda f: f["type"] == "pong")
     assert not [f for f in user_sock.frames if f["type"] == "note"]
+
+
+async def test_convert_racing_the_end_of_the_chat_loses_no_conversation(desk: Desk) -> None:
+    group = await desk.group()
+    _, tech_api, _ = await desk.technician([group["id"]], online=False)
+    for _ in range(12):
+        said = unique("race") + " the conversation must end up in the request"
+        chat, visitor, _ = await _active_chat(desk, group["id"], tech_api, said)
+        converted, ended = await asyncio.gather(tech_api.request("POST", f"/chats/{chat['id']}/request"),
+                                                visitor.request("POST", f"/chats/{chat['id']}/end"))
+        assert ended.status_code == 200, ended.text
+        assert converted.status_code in (201, 409), converted.text
+        final = await tech_api.ok("GET", f"/chats/{chat['id']}")
+        assert final["state"] == "ended"
+        if converted.status_code == 409:  # the end won and the convert was told to look again
+            assert converted.json()["type"] == "invalid_state" and final["request_id"] is None
+            continue
+        request = converted.json()
+        notes = (await tech_api.ok("GET", f"/requests/{request['id']}/notes"))["items"]
+        kept = request["description"] + "".join(n["body"] for n in notes)
+        assert said in kept, (request["description"], notes)

@@ -160,6 +160,7 @@ async def end_chat(ctx: Context, principal: Principal, chat_id: int) -> dict[str
         chat.end(principal.actor, uow.now)
         if await chats.claim_end(uow.conn, chat.id, uow.now) is None:
             raise InvalidState("The chat has already ended.")
+        chat.request_id = await chats.linked_request_id(uow.conn, chat.id)  # a convert may have just committed
         await common.record_system(uow, chat)
         common.emit_chat(uow, chat)
         if was_waiting:

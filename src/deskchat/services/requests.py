@@ -12,6 +12,7 @@ from deskchat.domain import request as rules
 from deskchat.domain.chat import Chat, ChatState
 from deskchat.domain.errors import (
     Forbidden,
+    InvalidState,
     NoLinkedRequest,
     NotFound,
     RequestAlreadyLinked,
@@ -75,8 +76,10 @@ async def _link_new_request(ctx: Context, tech: Technician, chat_id: int, subjec
             uow.conn, subject=title, description=description, source=rules.RequestSource.LIVE_CHAT.value,
             requester_id=chat.requester.id, group_id=chat.group_id, technician_id=chat.owner_id or tech.id,
             chat_id=chat.id, now=uow.now)
-        if not await chats.claim_request_link(uow.conn, chat.id, request_id):
-            raise RequestAlreadyLinked("This chat already has a request.")
+        if not await chats.claim_request_link(uow.conn, chat.id, request_id, chat.state):
+            if (await common.load_chat(uow.conn, chat.id)).request_id is not None:
+                raise RequestAlreadyLinked("This chat already has a request.")
+            raise InvalidState("The chat ended meanwhile; reload it.")
         chat.link_request(tech, request_id, title)
         await common.record_system(uow, chat)
         common.emit_chat(uow, chat)

@@ -165,11 +165,18 @@ async def requester_texts_many(conn: AsyncConnection, chat_ids: list[int]) -> di
     return found
 
 
-async def claim_request_link(conn: AsyncConnection, chat_id: int, request_id: int) -> bool:
-    """Link a request to a chat that has none yet."""
-    result = await conn.execute(update(chats).where(chats.c.id == chat_id, chats.c.request_id.is_(None))
-                                .values(request_id=request_id))
+async def claim_request_link(conn: AsyncConnection, chat_id: int, request_id: int, state: ChatState) -> bool:
+    """Link a request to a chat that has none yet and is still in the state the caller decided on."""
+    result = await conn.execute(update(chats).where(
+        chats.c.id == chat_id, chats.c.request_id.is_(None), chats.c.state == state.value,
+    ).values(request_id=request_id))
     return result.rowcount == 1
+
+
+async def linked_request_id(conn: AsyncConnection, chat_id: int) -> int | None:
+    """The request linked to a chat, as committed (read after a guarded UPDATE holds the row)."""
+    value = (await conn.execute(select(chats.c.request_id).where(chats.c.id == chat_id))).scalar()
+    return None if value is None else int(value)
 
 
 async def due_chat_ids(conn: AsyncConnection, now: datetime, limit: int) -> list[int]:
