@@ -2,17 +2,16 @@
 import { Alerts } from "./console/alerts.js";
 import { ChatActions } from "./console/actions.js";
 import { Canned } from "./console/canned.js";
+import { Composer } from "./console/composer.js";
 import { Details } from "./console/details.js";
 import { createApi, fetchAll, fetchMessagesAfter, query } from "./lib/api.js";
 import { signIn } from "./lib/auth.js";
-import { byId, createNotifier, el, formatTime, randomId, replaceChildren } from "./lib/dom.js";
+import { byId, createNotifier, el, formatTime, replaceChildren } from "./lib/dom.js";
 import { isOwn, renderMessage } from "./lib/messages.js";
 import { SeqTimeline } from "./lib/timeline.js";
 import { LiveSocket } from "./lib/ws.js";
 
-const TYPING_EVERY_MS = 2500;
 const TYPING_SHOWN_MS = 4000;
-const ACK_TIMEOUT_MS = 8000;
 const STATUS_LABELS = { online: "Online", away: "Away", offline: "Offline" };
 
 const api = createApi();
@@ -28,8 +27,6 @@ const state = {
   selectedId: null,
   techs: new Map(),
   groups: new Map(),
-  pending: new Map(),
-  lastTypingSent: 0,
 };
 const ui = {
   status: byId("status"),
@@ -60,6 +57,7 @@ const ui = {
 let alerts;
 let canned;
 let details;
+let composer;
 
 const groupName = (id) => state.groups.get(id)?.name || (id ? `Group ${id}` : "No group");
 const techName = (id) => state.techs.get(id)?.name || (id === state.me?.id ? state.me.name : `Technician ${id}`);
@@ -230,8 +228,7 @@ function select(chatId) {
   showPane(view);
   ui.host.replaceChildren(view.list);
   ui.host.scrollTop = ui.host.scrollHeight;
-  ui.message.value = view.draft || "";
-  autoGrow();
+  composer.load(view.draft);
   renderList();
   if (!ui.message.disabled) ui.message.focus();
 }
@@ -327,88 +324,6 @@ async function makeRequest() {
   }
 }
 
-// ---- composer ----
-
-function sendMessage(event) {
-  event?.preventDefault();
-  const view = current();
-  const body = ui.message.value.trim();
-  if (!view || !body || !isOpen(view.chat)) return;
-  const clientMsgId = randomId();
-  state.pending.set(clientMsgId, { chatId: view.chat.id, body });
-  ui.message.value = "";
-  view.draft = "";
-  autoGrow();
-  const frame = { type: "send", chat_id: view.chat.id, body, client_msg_id: clientMsgId };
-  if (!state.socket?.send(frame)) sendRest(clientMsgId);
-  else setTimeout(() => sendRest(clientMsgId), ACK_TIMEOUT_MS);
-}
-
-/** REST fallback; safe to repeat because the server de-duplicates client_msg_id. */
-async function sendRest(clientMsgId) {
-  const pending = state.pending.get(clientMsgId);
-  if (!pending) return;
-  try {
-    const message = await api.post(`/chats/${pending.chatId}/messages`, {
-      body: pending.body,
-      client_msg_id: clientMsgId,
-    });
-    state.pending.delete(clientMsgId);
-    state.chats.get(pending.chatId)?.timeline.accept(message);
-  } catch (err) {
-    if (err.status === 0) return;
-    state.pending.delete(clientMsgId);
-    restoreDraft(pending);
-    notify(err.message);
-  }
-}
-
-function restoreDraft(pending) {
-  const view = state.chats.get(pending.chatId);
-  if (!view) return;
-  if (state.selectedId === pending.chatId && !ui.message.value) {
-    ui.message.value = pending.body;
-    autoGrow();
-  } else if (!view.draft) view.draft = pending.body;
-}
-
-function insertText(text, replaceFrom = -1) {
-  const ta = ui.message;
-  if (ta.disabled) return;
-  const end = ta.selectionEnd;
-  const start = replaceFrom >= 0 ? replaceFrom : ta.selectionStart;
-  ta.setRangeText(text, start, end, "end");
-  ta.focus();
-  autoGrow();
-  const view = current();
-  if (view) view.draft = ta.value;
-}
-
-function autoGrow() {
-  ui.message.style.height = "auto";
-  ui.message.style.height = `${Math.min(ui.message.scrollHeight + 2, 200)}px`;
-}
-
-function composerKeys(event) {
-  if (canned.handleKey(event)) return;
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    sendMessage();
-  }
-}
-
-function composerInput() {
-  autoGrow();
-  const view = current();
-  if (!view) return;
-  view.draft = ui.message.value;
-  const now = Date.now();
-  if (ui.message.value.trim() && !ui.message.value.startsWith("/") && now - state.lastTypingSent > TYPING_EVERY_MS) {
-    state.lastTypingSent = now;
-    state.socket?.send({ type: "typing", chat_id: view.chat.id });
-  }
-}
-
 // ---- status ----
 
 function showStatus(status) {
@@ -484,7 +399,7 @@ function onHello() {
     if (view.timeline.loaded && view.chat.state === "active") chats[view.chat.id] = view.timeline.lastSeq;
   }
   if (Object.keys(chats).length) state.socket.send({ type: "resume", chats });
-  for (const clientMsgId of state.pending.keys()) sendRest(clientMsgId);
+  composer.resendPending();
   refreshWaiting();
 }
 
@@ -518,10 +433,10 @@ function onFrame(frame) {
       onPresence(frame.data || {});
       break;
     case "ack":
-      onAck(frame);
+      composer.onAck(frame);
       break;
     case "error":
-      onError(frame);
+      composer.onError(frame);
       break;
     default:
       break;
@@ -541,25 +456,6 @@ function onPresence(data) {
   if (data.technician_id === state.me.id) syncStatus();
 }
 
-function onAck(frame) {
-  const pending = state.pending.get(frame.client_msg_id);
-  state.pending.delete(frame.client_msg_id);
-  const chatId = frame.message?.chat_id ?? pending?.chatId;
-  if (frame.message) state.chats.get(chatId)?.timeline.accept(frame.message);
-}
-
-function onError(frame) {
-  const problem = frame.error || {};
-  let text = problem.detail || problem.title || "Something went wrong.";
-  if (problem.type === "rate_limited" && problem.retry_after) text += ` Try again in ${problem.retry_after} s.`;
-  const pending = frame.client_msg_id ? state.pending.get(frame.client_msg_id) : null;
-  if (pending) {
-    state.pending.delete(frame.client_msg_id);
-    restoreDraft(pending);
-  }
-  notify(text);
-}
-
 function connect() {
   state.socket = new LiveSocket({
     onHello,
@@ -576,9 +472,6 @@ function connect() {
 
 function bindUi() {
   ui.status.addEventListener("change", changeStatus);
-  ui.composer.addEventListener("submit", sendMessage);
-  ui.message.addEventListener("keydown", composerKeys);
-  ui.message.addEventListener("input", composerInput);
   ui.convert.addEventListener("click", makeRequest);
   ui.addRequest.addEventListener("click", makeRequest);
   document.addEventListener("keydown", (event) => {
@@ -603,7 +496,22 @@ async function boot() {
   alerts = new Alerts({ groupName, onPickUp: pickUp });
   alerts.setupPermissionButton();
   details = new Details({ api, current, groupName, techName, notify });
-  canned = new Canned({ api, chatId: () => current()?.chat.id, composer: ui.message, insert: insertText, notify });
+  composer = new Composer({
+    api,
+    socket: () => state.socket,
+    view: (id) => state.chats.get(id),
+    current,
+    isOpen,
+    notify,
+    handleKey: (event) => canned.handleKey(event),
+  });
+  canned = new Canned({
+    api,
+    chatId: () => current()?.chat.id,
+    composer: ui.message,
+    insert: (text, from) => composer.insert(text, from),
+    notify,
+  });
   new ChatActions({ api, me: () => state.me, current, applyChat, notify, groupName });
   bindUi();
   showStatus(me.status || "offline");
