@@ -161,6 +161,11 @@ class Socket:
         """True once the server closed the connection."""
         return self._reader.done()
 
+    async def wait_closed(self, timeout: float = 10.0) -> int | None:
+        """Wait until the server closes the connection; the close code it sent."""
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        return self.ws.close_code  # type: ignore[no-any-return]
+
     async def close(self) -> None:
         """Close the connection."""
         await self.ws.close()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from deskchat.domain.people import Requester, Role, Status, Technician
-from deskchat.realtime.hub import CLOSE_TOO_SLOW, Hub, Socket, message_frame
+from deskchat.realtime.hub import CLOSE_POLICY, CLOSE_TOO_SLOW, Hub, Socket, message_frame
 
 pytestmark = pytest.mark.anyio
 CHAT, OTHER_CHAT = 7, 8
@@ -286,6 +286,7 @@ async def test_logout_closes_only_the_sockets_of_that_token(rig: Rig) -> None:
     await rig.hub.handle({"control": "close_token", "token_id": 10})
     await until(lambda: on_laptop.close_code is not None)
     assert on_laptop.frames[-1]["type"] == "error" and on_laptop.frames[-1]["error"]["type"] == "unauthorized"
+    assert on_laptop.close_code == CLOSE_POLICY  # not "too slow": the client must not reconnect with it
     assert first.closed and not second.closed and on_phone.close_code is None
 
 

@@ -44,6 +44,8 @@ class Socket:
     # here, so a message racing the resume can be neither doubled nor delivered out of order.
     holding: bool = True
     held: list[tuple[int, int, str]] = field(default_factory=list)
+    close_code: int | None = None  # set once closing: too slow (resume), or policy (logged out)
+    close_reason: str = ""
 
     def __post_init__(self) -> None:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(self.queue_size)
@@ -69,9 +71,12 @@ class Socket:
                 self.queue.get_nowait()    # while dropping only the oldest would leave it a gap
             self.close_soon()
 
-    def close_soon(self) -> None:
-        """Ask the writer to close the socket after what is queued."""
+    def close_soon(self, code: int = CLOSE_TOO_SLOW, reason: str = "fell behind; reconnect and resume") -> None:
+        """Ask the writer to close the socket with ``code`` after what is queued (once)."""
         self.closed = True
+        if self.close_code is not None:
+            return
+        self.close_code, self.close_reason = code, reason
         while self.queue.full():  # closing anyway: the client resumes what it did not get
             self.queue.get_nowait()
         self.queue.put_nowait(None)
@@ -82,7 +87,7 @@ class Socket:
             text = await self.queue.get()
             if text is None:
                 with contextlib.suppress(Exception):
-                    await self.transport.close(CLOSE_TOO_SLOW, "fell behind; reconnect and resume")
+                    await self.transport.close(self.close_code or CLOSE_TOO_SLOW, self.close_reason)
                 return
             await self.transport.send_text(text)
 
@@ -226,7 +231,7 @@ class Hub:
                     sock.enqueue({"type": "error", "error": {
                         "type": "unauthorized", "title": "Unauthorized", "status": 401,
                         "detail": "You logged out."}})
-                    sock.close_soon()
+                    sock.close_soon(CLOSE_POLICY, "logged out")  # 1008: do not reconnect with this token
         elif control == "technician_changed":
             for sock in self._technicians.get(event["technician"]["id"], set()):
                 sock.actor = technician_from(event["technician"])
