@@ -132,11 +132,6 @@ export function createNotifier(region) {
   };
 }
 
-/** Request ids are always shown as "#<id>". */
-export function requestLabel(id) {
-  return `#${id}`;
-}
-
 /** A random id for client_msg_id (crypto.randomUUID needs a secure context). */
 export function randomId() {
   if (globalThis.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
