@@ -28,7 +28,7 @@ from deskchat.realtime.broker import Broker, make_broker
 from deskchat.realtime.hub import Hub
 from deskchat.services import chats as chat_service
 from deskchat.services import missed, presence
-from deskchat.services.auth import ensure_first_admin
+from deskchat.services.auth import Principal, ensure_first_admin
 from deskchat.services.context import Context
 from deskchat.storage.db import Database, upgrade
 
@@ -97,7 +97,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
               lambda t, n: presence.socket_count_changed(ctx, t, n), settings.offline_grace_seconds)
     app.state.ctx, app.state.hub = ctx, hub
     app.state.broker_ready = getattr(broker, "ready", _always_ready)
-    await broker.start(hub.handle, hub.resync)
+    await broker.start(hub.handle, lambda: _after_broker_outage(ctx, hub))
     await _ensure_first_admin(ctx)
     tasks = [asyncio.create_task(missed.run_sweeper(ctx), name="missed-chat-sweeper"),
              asyncio.create_task(_every(presence.heartbeat_interval(settings.presence_ttl_seconds),
@@ -118,6 +118,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await presence.forget_process(ctx)
         await broker.stop()
         await db.dispose()
+
+
+async def _after_broker_outage(ctx: Context, hub: Hub) -> None:
+    """Events published while the broker was away were lost: re-read the timelines, re-send waiting alerts."""
+    await hub.resync()
+    for sock in hub.sockets():
+        if sock.is_technician and not sock.closed:
+            for alert in await chat_service.waiting_alerts(ctx, Principal(sock.actor, sock.token_id)):
+                sock.enqueue({"type": "alert", "data": alert})
 
 
 async def _ensure_first_admin(ctx: Context) -> None:

@@ -141,6 +141,7 @@ async def test_messages_sent_while_redis_is_down_reach_both_sides_once_after_it_
             await send()  # the database is the truth: every send succeeds while Redis is away,
             took = time.monotonic() - started
             assert took < 2.0, (send.__name__, took)  # and promptly (publishing gives up at once)
+        late, _ = await b.start_chat(group["id"], "Started while Redis was away")  # its alert cannot go out now
         await asyncio.sleep(1.5)  # the brokers keep retrying with backoff meanwhile
         assert (await readiness(servers[1]))[0] == 503
         redis.start()
@@ -148,6 +149,8 @@ async def test_messages_sent_while_redis_is_down_reach_both_sides_once_after_it_
         last = await talk.last_seq()
         assert last == 4 + 8
         await talk.both_have(last, timeout=10)  # nothing new was sent: the hubs re-read what was missed
+        alert = await tech_sock.wait_for(lambda f: f["type"] == "alert" and f["data"]["id"] == late["id"], timeout=5)
+        assert alert["data"]["state"] == "waiting"  # the technician is alerted once Redis is back
 
         # 2. A short, clean restart (SIGTERM, back at once) with messages sent right across it.
         redis.stop(signal.SIGTERM)
