@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -258,3 +259,29 @@ async def test_only_the_owner_or_an_admin_transfers_and_only_to_online_technicia
     late = await helper_api.request("POST", f"/chats/{chat['id']}/transfer", json={"technician_id": target["id"]})
     assert late.status_code == 409 and late.json()["type"] == "invalid_state"
     assert (await helper_api.ok("GET", f"/chats/{chat['id']}")) == ended
+
+
+async def test_concurrent_invites_of_one_technician_add_them_once(desk: Desk) -> None:
+    group = await desk.group()
+    _, owner_api, _ = await desk.technician([group["id"]])
+    helper, helper_api, _ = await desk.technician([group["id"]])
+    guest, guest_api, _ = await desk.technician([group["id"]])
+
+    async def invite_twice(chat_id: int) -> None:
+        responses = await asyncio.gather(
+            owner_api.request("POST", f"/chats/{chat_id}/invite", json={"technician_id": guest["id"]}),
+            helper_api.request("POST", f"/chats/{chat_id}/invite", json={"technician_id": guest["id"]}))
+        assert sorted(r.status_code for r in responses) == [200, 409], [r.text for r in responses]
+        loser = next(r for r in responses if r.status_code == 409)
+        assert loser.json()["type"] == "invalid_state"
+        final = await owner_api.ok("GET", f"/chats/{chat_id}")
+        assert final["participant_ids"].count(guest["id"]) == 1
+
+    for _ in range(4):
+        chat, _, _ = await _active_chat(desk, group["id"], owner_api)
+        await owner_api.ok("POST", f"/chats/{chat['id']}/invite", json={"technician_id": helper["id"]})
+        await invite_twice(chat["id"])
+        await guest_api.ok("POST", f"/chats/{chat['id']}/leave")
+        await invite_twice(chat["id"])  # invited again after leaving
+        timeline = (await owner_api.ok("GET", f"/chats/{chat['id']}/messages"))["messages"]
+        assert [m["event"] for m in timeline].count("invited") == 3

@@ -23,7 +23,8 @@ async def invite(ctx: Context, principal: Principal, chat_id: int, technician_id
         chat = await common.load_chat(uow.conn, chat_id)
         target = await common.load_target(uow.conn, technician_id)
         chat.invite(actor, target, await _is_online(ctx, uow.conn, target.id, uow.now))
-        await chats.join(uow.conn, chat.id, target.id, uow.now)
+        if not await chats.join(uow.conn, chat.id, target.id, uow.now):
+            raise InvalidState(f"{target.name} is already in this chat.")
         await common.record_system(uow, chat, open_only=True)
         common.emit_chat(uow, chat)
     return chat_view(chat)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from deskchat.domain.chat import Chat, ChatState
@@ -89,12 +90,17 @@ async def claim_pickup(conn: AsyncConnection, chat_id: int, tech_id: int, now: d
     return result.rowcount == 1
 
 
-async def join(conn: AsyncConnection, chat_id: int, tech_id: int, now: datetime) -> None:
-    """Make the technician a participant (again)."""
-    result = await conn.execute(update(cp).where(cp.c.chat_id == chat_id, cp.c.technician_id == tech_id)
-                                .values(left_at=None, joined_at=now))
-    if result.rowcount == 0:
-        await conn.execute(insert(cp).values(chat_id=chat_id, technician_id=tech_id, joined_at=now))
+async def join(conn: AsyncConnection, chat_id: int, tech_id: int, now: datetime) -> bool:
+    """Make the technician a participant (again); False if they already are one (a concurrent join won)."""
+    result = await conn.execute(update(cp).where(
+        cp.c.chat_id == chat_id, cp.c.technician_id == tech_id, cp.c.left_at.is_not(None),
+    ).values(left_at=None, joined_at=now))
+    if result.rowcount == 1:
+        return True
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    result = await conn.execute(dialect_insert(cp).values(chat_id=chat_id, technician_id=tech_id, joined_at=now)
+                                .on_conflict_do_nothing())
+    return result.rowcount == 1
 
 
 async def leave(conn: AsyncConnection, chat_id: int, tech_id: int, now: datetime) -> None:
