@@ -153,10 +153,10 @@ async def test_ten_technicians_on_three_processes_race_for_fifty_chats_one_wins_
 async def test_a_missed_chat_converts_exactly_once_with_three_processes_sweeping(desks: list[Desk]) -> None:
     a, b, c = desks
     group = await a.group()
-    socks = [(await d.technician([group["id"]]))[2] for d in desks]
+    online = [await d.technician([group["id"]]) for d in desks]
+    socks = [sock for _, _, sock in online]
     await a.admin.ok("PATCH", "/settings", json={"missed_chat_conversion": True, "missed_chat_timeout_seconds": 10})
     try:
-        started = time.monotonic()
         started_chats = [await desks[i % 3].start_chat(group["id"], f"nobody answers {i}") for i in range(6)]
         chats = [chat for chat, _ in started_chats]
         answered, _ = await c.start_chat(group["id"], "this one is answered")
@@ -165,9 +165,6 @@ async def test_a_missed_chat_converts_exactly_once_with_three_processes_sweeping
         visitor_sock = await b.socket(first_visitor.token, resume={chats[0]["id"]: 0})
         _, picker, _ = await a.technician([group["id"]], online=False)
         await picker.ok("POST", f"/chats/{answered['id']}/pickup")
-        await asyncio.sleep(max(0.0, started + 8.5 - time.monotonic()))
-        for chat in chats:  # not before the timeout
-            assert (await a.admin.ok("GET", f"/chats/{chat['id']}"))["state"] == "waiting"
 
         async def all_missed() -> bool:
             states = [(await b.admin.ok("GET", f"/chats/{ch['id']}"))["state"] for ch in chats]
@@ -184,7 +181,10 @@ async def test_a_missed_chat_converts_exactly_once_with_three_processes_sweeping
             assert [m["event"] for m in timeline] == [None, "missed"]
             request = next(r for r in found if r["chat_id"] == chat["id"])
             assert request["subject"] == f"Missed chat: {chat['subject']}"
-            assert (await a.admin.ok("GET", f"/chats/{chat['id']}"))["request_id"] == request["id"]
+            missed = await a.admin.ok("GET", f"/chats/{chat['id']}")
+            assert missed["request_id"] == request["id"]
+            waited = datetime.fromisoformat(missed["ended_at"]) - datetime.fromisoformat(missed["created_at"])
+            assert timedelta(seconds=10) <= waited < timedelta(seconds=14)  # not before the timeout, nor long after
         assert (await a.admin.ok("GET", f"/chats/{answered['id']}"))["state"] == "active"
         missed_frames = [f for f in visitor_sock.messages(chats[0]["id"]) if f["data"]["event"] == "missed"]
         assert len(missed_frames) == 1 and seqs(visitor_sock, chats[0]["id"]) == [1, 2]
@@ -194,6 +194,8 @@ async def test_a_missed_chat_converts_exactly_once_with_three_processes_sweeping
             cleared = Counter(f["chat_id"] for f in sock.frames
                               if f["type"] == "alert_cleared" and f["reason"] == "missed")
             assert {k: v for k, v in cleared.items() if k in ids} == dict.fromkeys(ids, 1)
+        for desk in desks:  # connected all along, longer than the presence TTL: heartbeats keep them online
+            assert {tech["id"] for tech, _, _ in online} <= await online_ids(desk.admin)
     finally:
         await a.admin.ok("PATCH", "/settings", json={"missed_chat_conversion": False})
 
@@ -289,7 +291,7 @@ async def test_technician_online_on_one_process_is_online_on_all_and_offline_soo
         elapsed = time.monotonic() - killed
         # Offline once the dead process's rows are older than the TTL: within TTL (+ polling slack), which
         # with the default TTL of 45 s keeps the promise of 60 s.
-        assert elapsed < PRESENCE_TTL + 1.5, elapsed
+        assert elapsed < PRESENCE_TTL + 3, elapsed
         for desk in (a, c):
             assert tech["id"] not in await online_ids(desk.admin)
         portal = (await a.admin.ok("GET", "/portal/groups"))["items"]
