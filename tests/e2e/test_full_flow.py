@@ -115,6 +115,10 @@ def test_chat_from_start_to_add_as_request(e2e_server: Server, new_page) -> None
     open_chat(bob, requester)
     expect(message(bob, "Thank you!")).to_have_count(1)
     expect(bob.locator("#request-info")).to_contain_text(f"#{request_id}")
+    bob.get_by_role("button", name="More Actions").click()
+    expect(bob.get_by_role("menuitem", name="Leave this Chat")).to_be_visible()
+    expect(bob.get_by_role("menuitem", name="Transfer this Chat")).to_be_hidden()
+    bob.keyboard.press("Escape")
 
     # Transfer to Bob; the end user is told who has the chat now.
     alice.get_by_role("button", name="More Actions").click()

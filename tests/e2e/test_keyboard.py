@@ -76,3 +76,26 @@ def test_console_keyboard(e2e_server: Server, new_page) -> None:
     expect(alice.locator("#chat-title")).to_have_text(re.compile(f"^({re.escape(one)})$"))
     alice.keyboard.press("Alt+ArrowUp")
     expect(alice.locator("#chat-title")).to_have_text(two)
+
+
+def test_invited_technician_leaves(e2e_server: Server, new_page) -> None:
+    alice, bob, user = new_page(), new_page(), new_page()
+    console_login(alice, "alice@example.com")
+    console_login(bob, "bob@example.com")
+    requester = unique("Lou Leave")
+    user.goto("/chat")
+    start_chat(user, e2e_server.seed["hardware"]["id"], requester, "lou@example.com", "Docking station")
+    pick_up(alice, requester)
+    bob_id = e2e_server.seed["bob"]["id"]
+    chat_id = int(alice.locator("#fact-id").inner_text())
+    api_ok(e2e_server.admin.post(f"/chats/{chat_id}/invite", json={"technician_id": bob_id}))
+    expect(bob.locator("#my-chats")).to_contain_text(requester)
+    bob.locator(".chat-item").filter(has_text=requester).click()
+    bob.get_by_role("button", name="More Actions").press("ArrowDown")
+    expect(bob.get_by_role("menuitem", name="Invite Other Agents")).to_be_focused()
+    bob.keyboard.press("ArrowDown")  # Transfer this Chat is the owner's: skipped
+    expect(bob.get_by_role("menuitem", name="Leave this Chat")).to_be_focused()
+    bob.keyboard.press("Enter")
+    expect(bob.locator("#state-note")).to_contain_text("no longer in this chat")
+    expect(alice.locator("#fact-participants")).not_to_contain_text("Bob Baker")
+    expect(message(user, "Docking station")).to_have_count(1)

@@ -17,6 +17,7 @@ export class ChatActions {
     this.bindMenu();
     byId("invite-open").addEventListener("click", () => this.openInvite());
     byId("transfer-open").addEventListener("click", () => this.openTransfer());
+    byId("leave-chat").addEventListener("click", () => this.leave());
     byId("invite-form").addEventListener("submit", (e) => this.invite(e));
     byId("transfer-form").addEventListener("submit", (e) => this.transfer(e));
     byId("end-session").addEventListener("click", () => this.endDialog.showModal());
@@ -34,7 +35,7 @@ export class ChatActions {
       }
     });
     this.menu.addEventListener("keydown", (event) => {
-      const items = [...this.menu.querySelectorAll("[role=menuitem]")];
+      const items = [...this.menu.querySelectorAll("li:not([hidden]) [role=menuitem]")];
       const index = items.indexOf(document.activeElement);
       if (event.key === "ArrowDown") items[(index + 1) % items.length].focus();
       else if (event.key === "ArrowUp") items[(index - 1 + items.length) % items.length].focus();
@@ -51,9 +52,14 @@ export class ChatActions {
   }
 
   openMenu() {
+    // The owner transfers; an invited technician may leave.
+    const view = this.ctx.current();
+    const owner = view && view.chat.owner_id === this.ctx.me().id;
+    byId("transfer-open").parentElement.hidden = !owner && this.ctx.me().role !== "admin";
+    byId("leave-chat").parentElement.hidden = !view || owner;
     this.menu.hidden = false;
     this.more.setAttribute("aria-expanded", "true");
-    this.menu.querySelector("[role=menuitem]")?.focus();
+    this.menu.querySelector("li:not([hidden]) [role=menuitem]")?.focus();
   }
 
   closeMenu() {
@@ -182,6 +188,19 @@ export class ChatActions {
       this.transferDialog.close();
       this.ctx.applyChat(chat);
       this.ctx.notify("Chat transferred.", { kind: "ok" });
+    } catch (err) {
+      this.ctx.notify(err.message);
+    }
+  }
+
+  // ---- leave ----
+
+  async leave() {
+    const view = this.ctx.current();
+    if (!view) return;
+    try {
+      this.ctx.applyChat(await this.ctx.api.post(`/chats/${view.chat.id}/leave`));
+      this.ctx.notify("You left the chat.", { kind: "info" });
     } catch (err) {
       this.ctx.notify(err.message);
     }
