@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,9 @@ from deskchat.storage import people
 log = structlog.get_logger()
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("deskchat-timing-equalizer")
+# One password check at a time per login email in this process: otherwise guesses sent all at once
+# all pass the limit check before the first failure is counted.
+_login_turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,7 @@ async def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-async def login(ctx: Context, email: str, password: str) -> tuple[str, dict[str, Any]]:
-    """Check a technician's password and issue a token."""
+async def _check_password(ctx: Context, email: str, password: str) -> int:
     key, limits = f"login:{email.lower()}", ctx.settings
     window = 15 * 60
     if limits.rate_limit_enabled:
@@ -82,10 +85,18 @@ async def login(ctx: Context, email: str, password: str) -> tuple[str, dict[str,
         if limits.rate_limit_enabled:
             await ctx.limiter.hit(key, limits.rate_limit_failed_logins_per_15min, window)
         raise Unauthorized("Wrong email or password.")
+    return found[0]
+
+
+async def login(ctx: Context, email: str, password: str) -> tuple[str, dict[str, Any]]:
+    """Check a technician's password and issue a token."""
+    turn = _login_turns.setdefault(email.lower(), asyncio.Lock())
+    async with turn:
+        tech_id = await _check_password(ctx, email, password)
     token = new_token()
     async with unit_of_work(ctx) as uow:
-        await people.insert_token(uow.conn, token_hash(ctx, token), uow.now, technician_id=found[0])
-        tech = await people.load_technician(uow.conn, found[0])
+        await people.insert_token(uow.conn, token_hash(ctx, token), uow.now, technician_id=tech_id)
+        tech = await people.load_technician(uow.conn, tech_id)
     assert tech is not None
     log.info("login", technician_id=tech.id)
     return token, technician_view(tech, online=False)
