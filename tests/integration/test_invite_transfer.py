@@ -285,3 +285,16 @@ async def test_concurrent_invites_of_one_technician_add_them_once(desk: Desk) ->
         await invite_twice(chat["id"])  # invited again after leaving
         timeline = (await owner_api.ok("GET", f"/chats/{chat['id']}/messages"))["messages"]
         assert [m["event"] for m in timeline].count("invited") == 3
+
+
+async def test_leaving_twice_at_once_leaves_once(desk: Desk) -> None:
+    group = await desk.group()
+    _, owner_api, _ = await desk.technician([group["id"]])
+    helper, helper_api, _ = await desk.technician([group["id"]])
+    for _ in range(4):
+        chat, _, _ = await _active_chat(desk, group["id"], owner_api)
+        await owner_api.ok("POST", f"/chats/{chat['id']}/invite", json={"technician_id": helper["id"]})
+        responses = await asyncio.gather(*(helper_api.request("POST", f"/chats/{chat['id']}/leave") for _ in range(2)))
+        assert sorted(r.status_code for r in responses) == [200, 403], [r.text for r in responses]
+        timeline = (await owner_api.ok("GET", f"/chats/{chat['id']}/messages"))["messages"]
+        assert [m["event"] for m in timeline].count("left") == 1

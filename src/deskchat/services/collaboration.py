@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deskchat.domain.errors import InvalidState
+from deskchat.domain.errors import Forbidden, InvalidState
 from deskchat.services import common
 from deskchat.services.auth import Principal
 from deskchat.services.context import Context, unit_of_work
@@ -36,7 +36,8 @@ async def leave(ctx: Context, principal: Principal, chat_id: int) -> dict[str, A
     async with unit_of_work(ctx) as uow:
         chat = await common.load_chat(uow.conn, chat_id)
         chat.leave(actor)
-        await chats.leave(uow.conn, chat.id, actor.id, uow.now)
+        if not await chats.leave(uow.conn, chat.id, actor.id, uow.now):
+            raise Forbidden("You are not taking part in this chat.")  # a concurrent leave won
         await common.record_system(uow, chat, open_only=True, extra=[actor.id])
         common.emit_chat(uow, chat, extra=[actor.id])
     return chat_view(chat)

@@ -103,10 +103,12 @@ async def join(conn: AsyncConnection, chat_id: int, tech_id: int, now: datetime)
     return result.rowcount == 1
 
 
-async def leave(conn: AsyncConnection, chat_id: int, tech_id: int, now: datetime) -> None:
-    """The technician is no longer a participant (but took part once)."""
-    await conn.execute(update(cp).where(cp.c.chat_id == chat_id, cp.c.technician_id == tech_id)
-                       .values(left_at=now))
+async def leave(conn: AsyncConnection, chat_id: int, tech_id: int, now: datetime) -> bool:
+    """The technician is no longer a participant (but took part once); False if they had already left."""
+    result = await conn.execute(update(cp).where(
+        cp.c.chat_id == chat_id, cp.c.technician_id == tech_id, cp.c.left_at.is_(None),
+    ).values(left_at=now))
+    return result.rowcount == 1
 
 
 async def claim_transfer(conn: AsyncConnection, chat_id: int, *, old_owner: int | None, new_owner: int,
