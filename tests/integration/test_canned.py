@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -240,3 +241,14 @@ async def test_posting_a_canned_message_stores_the_filled_text(desk: Desk) -> No
                                     json={"canned_message_id": hidden["id"], "client_msg_id": "h"})
     assert unseen.status_code == 404
     assert (await tech_api.ok("GET", f"/chats/{chat['id']}"))["last_seq"] == last_seq
+
+
+async def test_a_shortcut_saved_twice_at_once_is_stored_once(desk: Desk) -> None:
+    _, tech_api, _ = await desk.technician([], online=False)
+    for scope_api, fields in ((tech_api, {}), (desk.admin, {"scope": "global"})):
+        shortcut = unique("dup")
+        responses = await asyncio.gather(*(scope_api.request("POST", "/canned-messages", json={
+            "title": "Double click", "body": "b", "shortcut": shortcut, **fields}) for _ in range(4)))
+        assert sorted(r.status_code for r in responses) == [201, 409, 409, 409], [r.text for r in responses]
+        found = await scope_api.ok("GET", "/canned-messages", params={"q": shortcut})
+        assert len(found["items"]) == 1

@@ -80,6 +80,7 @@ async def _check(conn: Any, fields: dict[str, Any], except_id: int | None) -> No
     if shortcut is not None:
         if not SHORTCUT.match(shortcut):
             raise ValidationFailed("Shortcuts use a-z, 0-9, _ and -.", errors={"shortcut": "a-z 0-9 _ -"})
+        await store.lock_shortcut(conn, shortcut)
         if await store.shortcut_taken(conn, shortcut, scope, fields.get("group_id"), fields.get("owner_id"),
                                       except_id):
             raise Conflict("This shortcut is already used.", errors={"shortcut": "already used"})

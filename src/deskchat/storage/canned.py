@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from deskchat.domain.canned import CannedMessage, Scope
 from deskchat.domain.people import Technician
 from deskchat.storage.tables import canned_messages as cm
+
+SHORTCUT_LOCK = 0x63616E6E  # "cann": the advisory-lock namespace of shortcuts
 
 
 def _canned(row: Any) -> CannedMessage:
@@ -59,6 +61,12 @@ async def update_canned(conn: AsyncConnection, canned_id: int, values: dict[str,
 async def delete_canned(conn: AsyncConnection, canned_id: int) -> None:
     """Remove a canned message."""
     await conn.execute(delete(cm).where(cm.c.id == canned_id))
+
+
+async def lock_shortcut(conn: AsyncConnection, shortcut: str) -> None:
+    """Concurrent saves of one shortcut take turns until commit (on SQLite, writers already do)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_advisory_xact_lock(SHORTCUT_LOCK, func.hashtext(shortcut))))
 
 
 async def shortcut_taken(conn: AsyncConnection, shortcut: str, scope: Scope, group_id: int | None,
