@@ -136,6 +136,21 @@ async def _setting_off(stack: contextlib.AsyncExitStack, server: Server) -> dict
         await desk.admin.ok("PATCH", "/settings", json=before)
 
 
+async def _turned_off_again(stack: contextlib.AsyncExitStack, srv: Server) -> dict[str, Any]:
+    """A fresh server: a chat starts while conversion is on, then an admin turns it off; another starts."""
+    desk = await _serve(stack, srv)
+    group = await desk.group()
+    await desk.admin.ok("PATCH", "/settings", json=ON)
+    scheduled = await _waiter(desk, group["id"], "Scheduled, then the setting went off")
+    settings = await desk.admin.ok("PATCH", "/settings", json={"missed_chat_conversion": False})
+    later = await _waiter(desk, group["id"], "Started while off")
+    await asyncio.sleep(max(0.0, later.started + TIMEOUT + 3 - time.monotonic()))  # nothing may happen
+    for waiter in (scheduled, later):
+        await waiter.collect()
+    return {"settings": settings, "waiters": [scheduled, later], "waited": time.monotonic() - scheduled.started,
+            "requests": await _requests_of(desk.admin, {scheduled.id, later.id})}
+
+
 async def _conversion_on(stack: contextlib.AsyncExitStack, srv: Server) -> dict[str, Any]:
     """A fresh server: one chat waits before the setting goes on; then missed, picked-up and ended chats."""
     desk = await _serve(stack, srv)
@@ -215,7 +230,8 @@ async def run(server: Server) -> AsyncIterator[dict[str, Any]]:
 
         async with contextlib.AsyncExitStack() as stack:
             scenarios: dict[str, Awaitable[dict[str, Any]]] = {
-                "off": _setting_off(stack, server), "on": _conversion_on(stack, Server(database())),
+                "off": _setting_off(stack, server), "off_again": _turned_off_again(stack, Server(database())),
+                "on": _conversion_on(stack, Server(database())),
                 "restart": _killed_during_the_wait(stack, database()),
                 "two": _two_processes(stack, database()),
             }
@@ -262,6 +278,32 @@ async def test_with_the_setting_off_a_waiting_chat_stays_queued(run: dict[str, A
     assert not [f for f in waiter.sock.frames if f["type"] == "chat" and f["data"]["state"] != "waiting"]
     picked = await off["tech_api"].ok("POST", f"/chats/{waiter.id}/pickup")  # still in the queue
     assert picked["state"] == "active"
+
+
+async def test_turning_the_setting_off_unschedules_waiting_chats(run: dict[str, Any]) -> None:
+    off = _result(run, "off_again")
+    assert off["settings"] == {**ON, "missed_chat_conversion": False}
+    assert off["waited"] > TIMEOUT + 3
+    for waiter in off["waiters"]:
+        assert waiter.final["state"] == "waiting" and waiter.final["request_id"] is None
+        assert not waiter.events("missed")
+    assert off["requests"] == []
+
+
+async def test_settings_are_for_admins_and_checked(desk: Desk) -> None:
+    before = await desk.admin.ok("GET", "/settings")
+    group = await desk.group()
+    _, tech_api, _ = await desk.technician([group["id"]], online=False)
+    chat, visitor = await desk.start_chat(group["id"], "May I change the settings?")
+    for api in (tech_api, visitor):
+        assert (await api.request("GET", "/settings")).status_code == 403
+        assert (await api.request("PATCH", "/settings", json=ON)).status_code == 403
+    for bad in ({"missed_chat_timeout_seconds": 9}, {"missed_chat_timeout_seconds": 86_401},
+                {"missed_chat_timeout_seconds": "10"}, {"missed_chat_conversion": "yes"}, {"sweep": 1}):
+        response = await desk.admin.request("PATCH", "/settings", json=bad)
+        assert response.status_code == 422 and response.json()["type"] == "validation_error", bad
+    assert await desk.admin.ok("GET", "/settings") == before
+    await visitor.ok("POST", f"/chats/{chat['id']}/end")
 
 
 async def test_a_chat_nobody_picks_up_is_missed_with_one_request(run: dict[str, Any]) -> None:
