@@ -80,6 +80,18 @@ async def test_requester_me_and_logout(desk: Desk) -> None:
     assert_problem(await visitor.request("GET", f"/chats/{chat['id']}"), 401, "unauthorized")
 
 
+async def test_logging_in_on_a_second_device_shows_the_technician_as_they_are(desk: Desk) -> None:
+    group = await desk.group()
+    tech, api, sock = await desk.technician([group["id"]])
+    chat, _ = await desk.start_chat(group["id"])
+    await api.ok("POST", f"/chats/{chat['id']}/pickup")
+    assert sock
+    again = await desk.api().ok("POST", "/auth/login", json={"email": tech["email"], "password": PASSWORD})
+    me = await api.ok("GET", "/me")
+    assert (me["online"], me["active_chats"]) == (True, 1)
+    assert again["technician"] == {k: v for k, v in me.items() if k != "kind"}
+
+
 async def test_every_session_has_its_own_token(desk: Desk) -> None:
     group = await desk.group()
     tech, first, _ = await desk.technician([group["id"]], online=False)

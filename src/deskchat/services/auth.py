@@ -99,7 +99,7 @@ async def login(ctx: Context, email: str, password: str) -> tuple[str, dict[str,
         tech = await people.load_technician(uow.conn, tech_id)
     assert tech is not None
     log.info("login", technician_id=tech.id)
-    return token, technician_view(tech, online=False)
+    return token, await _technician_now(ctx, tech)
 
 
 async def authenticate(ctx: Context, token: str | None) -> Principal:
@@ -152,8 +152,12 @@ async def me(ctx: Context, principal: Principal) -> dict[str, Any]:
     actor = principal.actor
     if isinstance(actor, Requester):
         return {"kind": "requester", "id": actor.id, "name": actor.name, "email": actor.email}
+    return {"kind": "technician", **await _technician_now(ctx, actor)}
+
+
+async def _technician_now(ctx: Context, tech: Technician) -> dict[str, Any]:
+    """A technician with their live online flag and active chats (a second login may find both)."""
     async with reading(ctx) as conn:
-        online = await people.online_ids(conn, [actor.id], ctx.clock(), ctx.settings.presence_ttl_seconds)
-        counts = await people.active_chat_counts(conn, [actor.id])
-    return {"kind": "technician", **technician_view(actor, online=actor.id in online,
-                                                     active_chats=counts.get(actor.id, 0))}
+        online = await people.online_ids(conn, [tech.id], ctx.clock(), ctx.settings.presence_ttl_seconds)
+        counts = await people.active_chat_counts(conn, [tech.id])
+    return technician_view(tech, online=tech.id in online, active_chats=counts.get(tech.id, 0))
