@@ -69,8 +69,8 @@ MODES = {
         chats=sc.ChatsConfig(chats=50, rate=500, duration=2.5, warmup=0.5, ramp_start=1000, ramp_factor=2,
                              ramp_step=1.0, ramp_steps=3),
         fanout_techs=50, fanout_rounds=5, timers=200, timer_timeout_s=10, timer_sample_sockets=50,
-        reconnect_chats=100, reconnect_rate=200, reconnect_before_s=1.5, reconnect_after_s=1.5,
-        idle_sockets=200, idle_settle_s=1.0,
+        reconnect_chats=100, reconnect_rate=200, reconnect_before_s=1.0, reconnect_after_s=1.0,
+        idle_sockets=200, idle_settle_s=0.6,
     ),
     "full": Mode(
         chats=sc.ChatsConfig(chats=1000, rate=2000, duration=20, warmup=3, ramp_start=1000, ramp_factor=1.25,
@@ -411,7 +411,7 @@ class Bench:
             "mode": self.args.mode,
             "server_commit": git_describe(),
             "duration_s": round(time.monotonic() - started, 1),
-            "generator": {"cpu": self.args.generator_cpu, "server_cpu": self.args.server_cpu,
+            "generator": {"cpu": self.args.generator_cpu, "server_cpu": self.args.server_cpu, "nice": self.args.nice,
                           "ws_client": "websockets sans-I/O ClientProtocol on uvloop, no compression",
                           "mode_params": asdict(self.mode)},
             "scenarios": [self.records[n] for n in order],
@@ -474,6 +474,9 @@ def main() -> None:
     parser.add_argument("--pg-user", default=os.environ.get("BENCH_PG_USER", "postgres"))
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                         help="first wait up to this long for other processes to go quiet")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="scheduling niceness of the generator and servers (e.g. -10 on a shared machine; "
+                             "needs root for < 0)")
     parser.add_argument("--profile", action="store_true", help="py-spy the server during the fixed-rate chats phase")
     parser.add_argument("--rest-seed", action="store_true",
                         help="create technicians over REST (production argon2 cost: slow) instead of seed_fast.py")
@@ -482,6 +485,8 @@ def main() -> None:
     if (os.cpu_count() or 1) < 2:
         args.server_cpu = args.generator_cpu = None
     pin(args.generator_cpu)
+    if args.nice:  # inherited by every server this process starts
+        os.setpriority(os.PRIO_PROCESS, 0, args.nice)
     raise_nofile()
     RESULTS.mkdir(parents=True, exist_ok=True)
     bench = Bench(args)
