@@ -47,6 +47,8 @@ class ChatsConfig:
     ramp_step: float
     ramp_steps: int
     ramp_p99_limit_ms: float = 250.0
+    ramp_retry: bool = True  # run a failed step once more before concluding (noise)
+    settle_s: float = 0.5
     body_size: int = 120
     arrivals: str = "poisson"
 
@@ -113,7 +115,7 @@ async def chats(server: ServerProcess, pairs: list[ChatPair], cfg: ChatsConfig,
     """Fixed-rate open-loop phase (latency at the target rate), then a rate ramp (sustained maximum)."""
     load = ChatLoad(server.ws_url, pairs, body_size=cfg.body_size)
     out: dict[str, Any] = {"connect_s": round(await load.connect(), 2)}
-    out["settle_s"] = round(await load.settle(), 2)
+    out["settle_s"] = round(await load.settle(cfg.settle_s), 2)
     out["connect_frames"] = load.frames_in()
     profiler = on_fixed_phase(cfg.duration) if on_fixed_phase else None
     fixed = await load.run(cfg.rate, cfg.duration, cfg.warmup, cfg.arrivals, server.pid, server.db_pids)
@@ -153,7 +155,7 @@ async def ramp(load: ChatLoad, cfg: ChatsConfig,
                      | {"sustained": passed})
         if not passed:
             await load.drain(phase, 60)  # let the backlog clear before anything else runs
-            if not retried and direction >= 0:  # one retry, so a single hiccup does not end the ramp
+            if cfg.ramp_retry and not retried and direction >= 0:  # one retry, so a single hiccup does not end the ramp
                 retried = True
                 continue
         if passed:
