@@ -170,7 +170,8 @@ async def _conversion_on(stack: contextlib.AsyncExitStack, srv: Server) -> dict[
         await waiter.collect()
     chat_ids = {w.id for w in (existing, missed, picked, ended)}
     return {"settings": settings, "existing": existing, "missed": missed, "picked": picked, "ended": ended,
-            "tech_api": tech_api, "tech_sock": tech_sock, "requests": await _requests_of(desk.admin, chat_ids)}
+            "tech_api": tech_api, "tech_sock": tech_sock, "admin": desk.admin,
+            "requests": await _requests_of(desk.admin, chat_ids)}
 
 
 async def _killed_during_the_wait(stack: contextlib.AsyncExitStack, url: str) -> dict[str, Any]:
@@ -336,6 +337,8 @@ async def test_a_chat_nobody_picks_up_is_missed_with_one_request(run: dict[str, 
     assert late.status_code == 409 and late.json()["type"] == "invalid_state"
     pickup = await on["tech_api"].request("POST", f"/chats/{waiter.id}/pickup")
     assert pickup.status_code == 409 and pickup.json()["type"] == "invalid_state"
+    second = await on["admin"].request("POST", f"/chats/{waiter.id}/request")
+    assert second.status_code == 409 and second.json()["type"] == "request_already_linked"
 
 
 async def test_a_chat_picked_up_or_ended_in_time_is_not_converted(run: dict[str, Any]) -> None:
