@@ -180,6 +180,20 @@ async def test_duplicate_technician_emails_are_409(desk: Desk) -> None:
     assert kept["email"] == email
 
 
+async def test_the_same_email_or_group_name_created_at_once_is_one_201_and_409s(desk: Desk) -> None:
+    email, name = f"{unique('twin')}@example.com", unique("Twins")
+    technicians = await asyncio.gather(*(desk.admin.request("POST", "/technicians", json={
+        "name": f"Twin {i}", "email": email, "password": PASSWORD}) for i in range(5)))
+    groups = await asyncio.gather(*(desk.admin.request("POST", "/groups", json={"name": name}) for _ in range(5)))
+    for responses in (technicians, groups):
+        assert sorted(r.status_code for r in responses) == [201, 409, 409, 409, 409], [r.text for r in responses]
+        for response in responses:
+            if response.status_code == 409:
+                assert_problem(response, 409, "conflict")
+    listed = (await desk.admin.ok("GET", "/technicians?limit=200"))["items"]
+    assert [t["email"] for t in listed].count(email) == 1
+
+
 async def test_technicians_in_groups_that_do_not_exist_are_422(desk: Desk) -> None:
     before = await desk.admin.ok("GET", "/technicians?limit=200")
     assert_problem(await desk.admin.request("POST", "/technicians", json={

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import and_, true
+from sqlalchemy.exc import IntegrityError
 
 from deskchat.domain.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from deskchat.domain.people import Role, Technician
@@ -17,6 +20,23 @@ from deskchat.storage import settings as settings_store
 from deskchat.storage.tables import groups, technicians
 
 TIMEOUT_RANGE = (10, 86_400)
+
+
+def _email_taken() -> Conflict:
+    return Conflict("A technician with this email exists.", errors={"email": "already used"})
+
+
+def _name_taken() -> Conflict:
+    return Conflict("A group with this name exists.", errors={"name": "already used"})
+
+
+@contextlib.contextmanager
+def _unique(conflict: Callable[[], Conflict]) -> Iterator[None]:
+    """The unique index refused a value a concurrent request took after our check: the same 409."""
+    try:
+        yield
+    except IntegrityError:
+        raise conflict() from None
 
 
 async def technician_views(ctx: Context, conn: Any, found: list[Technician]) -> list[dict[str, Any]]:
@@ -68,10 +88,11 @@ async def create_technician(ctx: Context, principal: Principal | None, *, name: 
     password_hash = await hash_password(password)
     async with unit_of_work(ctx) as uow:
         if await people.email_taken(uow.conn, email):
-            raise Conflict("A technician with this email exists.", errors={"email": "already used"})
+            raise _email_taken()
         await _check_groups(uow.conn, group_ids)
-        tech_id = await people.insert_technician(uow.conn, name=name, email=email, password_hash=password_hash,
-                                                 role=Role(role), now=uow.now)
+        with _unique(_email_taken):
+            tech_id = await people.insert_technician(uow.conn, name=name, email=email, password_hash=password_hash,
+                                                     role=Role(role), now=uow.now)
         await people.set_groups(uow.conn, tech_id, group_ids)
         tech = await common.load_target(uow.conn, tech_id)
     return technician_view(tech, online=False)
@@ -87,11 +108,12 @@ async def update_technician(ctx: Context, principal: Principal, tech_id: int,
         values: dict[str, Any] = {k: changes[k] for k in ("name", "role") if k in changes}
         if "email" in changes:
             if await people.email_taken(uow.conn, changes["email"], except_id=tech_id):
-                raise Conflict("A technician with this email exists.", errors={"email": "already used"})
+                raise _email_taken()
             values["email"] = changes["email"].lower()
         if password_hash:
             values["password_hash"] = password_hash
-        await people.update_technician(uow.conn, tech_id, values)
+        with _unique(_email_taken):
+            await people.update_technician(uow.conn, tech_id, values)
         if "group_ids" in changes:
             await _check_groups(uow.conn, changes["group_ids"])
             await people.set_groups(uow.conn, tech_id, changes["group_ids"])
@@ -132,8 +154,9 @@ async def create_group(ctx: Context, principal: Principal | None, name: str, des
         principal.admin()
     async with unit_of_work(ctx) as uow:
         if await people.group_name_taken(uow.conn, name):
-            raise Conflict("A group with this name exists.", errors={"name": "already used"})
-        group_id = await people.insert_group(uow.conn, name, description, uow.now)
+            raise _name_taken()
+        with _unique(_name_taken):
+            group_id = await people.insert_group(uow.conn, name, description, uow.now)
         return await _group(ctx, uow.conn, group_id)
 
 
@@ -143,8 +166,9 @@ async def update_group(ctx: Context, principal: Principal, group_id: int, change
     async with unit_of_work(ctx) as uow:
         await _group(ctx, uow.conn, group_id)
         if "name" in changes and await people.group_name_taken(uow.conn, changes["name"], except_id=group_id):
-            raise Conflict("A group with this name exists.", errors={"name": "already used"})
-        await people.update_group(uow.conn, group_id, changes)
+            raise _name_taken()
+        with _unique(_name_taken):
+            await people.update_group(uow.conn, group_id, changes)
         return await _group(ctx, uow.conn, group_id)
 
 
