@@ -194,6 +194,7 @@ async def test_a_lost_publish_is_made_good_while_subscribers_stay_connected() ->
             assert heard[0] == {"resynced": True}  # on every (re)subscription, the first included
             working, sender.redis = sender.redis, Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
             await sender.publish({"frame": {"n": 2}, "to": {}})  # nobody listens there: this wake-up is lost
+            await eventually(lambda: _true(sender.dropped == 1), timeout=5)
             await sender.redis.aclose()
             sender.redis = working  # the publisher reaches Redis again; nothing new is published
             await eventually(lambda: _true(len(heard) == 5), timeout=5)

@@ -132,7 +132,7 @@ async def test_technician_and_requester_on_different_processes_get_each_message_
 
 async def test_ten_technicians_on_three_processes_race_for_fifty_chats_one_wins_each(desks: list[Desk]) -> None:
     group = await desks[0].group()
-    techs = [await desks[i % 3].technician([group["id"]], online=False) for i in range(10)]
+    techs = await asyncio.gather(*(desks[i % 3].technician([group["id"]], online=False) for i in range(10)))
     chats = [chat for chat, _ in await asyncio.gather(
         *(desks[i % 3].start_chat(group["id"], f"race {i}") for i in range(50)))]
 
@@ -153,7 +153,7 @@ async def test_ten_technicians_on_three_processes_race_for_fifty_chats_one_wins_
 async def test_a_missed_chat_converts_exactly_once_with_three_processes_sweeping(desks: list[Desk]) -> None:
     a, b, c = desks
     group = await a.group()
-    online = [await d.technician([group["id"]]) for d in desks]
+    online = await asyncio.gather(*(d.technician([group["id"]]) for d in desks))
     socks = [sock for _, _, sock in online]
     await a.admin.ok("PATCH", "/settings", json={"missed_chat_conversion": True, "missed_chat_timeout_seconds": 10})
     try:
@@ -202,7 +202,7 @@ async def test_a_missed_chat_converts_exactly_once_with_three_processes_sweeping
 
 async def test_alerts_reach_online_technicians_on_every_process_once(desks: list[Desk]) -> None:
     group = await desks[0].group()
-    socks = [(await d.technician([group["id"]]))[2] for d in desks]
+    socks = [sock for _, _, sock in await asyncio.gather(*(d.technician([group["id"]]) for d in desks))]
     chat, _ = await desks[1].start_chat(group["id"], "Outlook keeps asking for my password")
     for sock in socks:
         assert sock

@@ -1,14 +1,16 @@
 """Redis pub/sub broker: every process publishes to one channel and hands what it hears to its hub.
 
-Redis is a wake-up, not the truth. While it is away, publishing fails fast (the write is already
-committed) and the subscriber reconnects with backoff; once subscribed again it calls ``on_reconnect``
-and the hub re-reads from the database whatever its sockets missed (by seq), so nothing is lost and
-nothing is delivered twice. A publish that failed while the subscribers stayed connected is made good
-the same way: the next publish is preceded by a ``resync`` control event for every hub.
+Redis is a wake-up, not the truth. Publishing never makes a request wait for Redis: events go to an
+outbox that one task sends, in order, in pipelined batches. While Redis is away (or hung), that task
+drops what it cannot send (the writes are committed already) and backs off, and the subscriber
+reconnects with backoff; once subscribed again it calls ``on_reconnect`` and the hub re-reads from
+the database whatever its sockets missed (by seq), so nothing is lost and nothing is delivered twice.
+Events dropped while the subscribers stayed connected are made good the same way: the next batch
+that gets through starts with a ``resync`` control event for every hub.
 
 Two clients: the subscriber's never retries on its own (redis-py would otherwise reconnect and
 resubscribe silently, and nobody would know to resync); the publisher's retries once, at once, so a
-pooled connection broken by a Redis restart is replaced without failing the publish.
+pooled connection broken by a Redis restart is replaced without losing the batch.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
 SILENCE_PING = 5.0  # seconds without traffic before the subscriber pings Redis
 SILENCE_LIMIT = 15.0  # seconds without any answer before the subscriber assumes the connection is dead
-RESYNC = {"control": "resync"}
+RESYNC = json.dumps({"control": "resync"})
+OUTBOX_LIMIT = 50_000  # events waiting to be published; beyond that they are dropped (and resynced)
+BATCH = 500
 
 
 class RedisBroker:
@@ -48,15 +52,18 @@ class RedisBroker:
         self._subscriber: Redis = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=None,
                                                  retry=Retry(NoBackoff(), 0))
         self._channel = channel
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
         self._on_reconnect: Callable[[], Awaitable[None]] | None = None
+        self._outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_LIMIT)
         self._lost_publish = False
+        self.dropped = 0  # events that never reached Redis (the hubs caught up from the database)
 
     async def start(self, handler: Handler, on_reconnect: Callable[[], Awaitable[None]] | None = None) -> None:
         """Subscribe, then deliver what arrives to ``handler``; wait (a little) until subscribed."""
         self._on_reconnect = on_reconnect
-        self._task = asyncio.create_task(self._run(handler), name="redis-broker")
+        self._tasks = [asyncio.create_task(self._run(handler), name="redis-broker"),
+                       asyncio.create_task(self._send(), name="redis-publisher")]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._subscribed.wait(), 5)
 
@@ -96,7 +103,6 @@ class RedisBroker:
                 if message.get("type") == "message":
                     await self._deliver(handler, message["data"])
                 continue
-            await self._flush_lost_publish()
             if now - heard > SILENCE_LIMIT:  # a half-open connection never says it is closed
                 raise RedisConnectionError("no answer from Redis")
             if now - heard > SILENCE_PING and not pinged:
@@ -110,22 +116,54 @@ class RedisBroker:
         except Exception:  # one bad event must not stop delivery
             log.exception("event_delivery_failed")
 
-    async def _flush_lost_publish(self) -> None:
-        """After a failed publish, tell every hub to re-read from the database what it may have missed."""
-        if self._lost_publish:
-            with contextlib.suppress(RedisError, OSError):
-                await self.redis.publish(self._channel, json.dumps(RESYNC))
-                self._lost_publish = False
-                log.info("broker_resync_requested")
-
     async def publish(self, event: Event) -> None:
-        """Publish to every process; if Redis is away, the hubs catch up from the database later."""
-        await self._flush_lost_publish()
+        """Queue an event for every process (in order); never waits for Redis."""
         try:
-            await self.redis.publish(self._channel, json.dumps(event, separators=(",", ":")))
-        except (RedisError, OSError) as exc:
-            self._lost_publish = True
-            log.warning("publish_failed", error=str(exc) or type(exc).__name__)
+            self._outbox.put_nowait(json.dumps(event, separators=(",", ":")))
+        except asyncio.QueueFull:  # Redis cannot keep up or is hung: the hubs will catch up instead
+            self._drop(1)
+
+    def _drop(self, count: int) -> None:
+        self.dropped += count
+        self._lost_publish = True
+
+    async def _send(self) -> None:
+        """Publish the outbox in batches; while Redis fails, drop what waits and back off."""
+        backoff, paused_until = FIRST_BACKOFF, 0.0
+        while True:
+            batch = []
+            with contextlib.suppress(TimeoutError):  # wake up now and then to send a pending resync
+                batch.append(await asyncio.wait_for(self._outbox.get(), 1.0))
+            while batch and len(batch) < BATCH and not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
+            try:
+                if time.monotonic() < paused_until:
+                    if batch:
+                        self._drop(len(batch))
+                elif batch or self._lost_publish:
+                    await self._publish_batch(batch)
+                    backoff = FIRST_BACKOFF
+            except Exception as exc:  # Redis away or hung (or a bug): the hubs catch up from the database
+                self._drop(len(batch))
+                paused_until = time.monotonic() + backoff
+                log.warning("publish_failed", error=str(exc) or type(exc).__name__, events=len(batch),
+                            retry_in=backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+            finally:
+                for _ in batch:
+                    self._outbox.task_done()
+
+    async def _publish_batch(self, batch: list[str]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            resync = self._lost_publish
+            if resync:  # some events never went out: every hub re-reads what its sockets missed
+                pipe.publish(self._channel, RESYNC)
+            for text in batch:
+                pipe.publish(self._channel, text)
+            await pipe.execute()
+        if resync:
+            self._lost_publish = False
+            log.info("broker_resync_requested", dropped=self.dropped)
 
     async def ready(self) -> bool:
         """Redis answers and we are subscribed."""
@@ -135,10 +173,14 @@ class RedisBroker:
             return False
 
     async def stop(self) -> None:
-        """Stop listening and close both connection pools."""
-        if self._task is not None:
-            self._task.cancel()
+        """Send what is queued (a moment at most), stop publishing and listening; close both pools."""
+        if self._tasks:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox.join(), 2.0)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         await self._subscriber.aclose()
         await self.redis.aclose()
