@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from typing import Protocol
+from collections.abc import Coroutine
+from typing import Any, Protocol, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+T = TypeVar("T")
+REDIS_TIMEOUT = 0.5  # a shared counter answers in a millisecond; longer means Redis is in trouble
+LOCAL_AFTER_FAILURE = 5.0  # then count in this process for this long before trying Redis again
 
 
 class RateLimiter(Protocol):
@@ -55,26 +61,45 @@ class MemoryRateLimiter:
 class RedisRateLimiter:
     """Counters shared by every process through Redis (INCR with expiry).
 
-    While Redis is away, each process counts on its own (in memory) rather than refuse every request.
+    While Redis is away or slow, each process counts on its own (in memory) rather than refuse or
+    delay requests, and tries Redis again a few seconds later.
     """
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._fallback = MemoryRateLimiter()
+        self._local_until = 0.0
+
+    async def _ask(self, command: Coroutine[Any, Any, T]) -> tuple[bool, T | None]:
+        """Run a Redis command if Redis answered lately and answers quickly now: (answered, result)."""
+        if time.monotonic() < self._local_until:
+            command.close()
+            return False, None
+        try:
+            return True, await asyncio.wait_for(command, REDIS_TIMEOUT)
+        except (RedisError, OSError, TimeoutError):
+            self._local_until = time.monotonic() + LOCAL_AFTER_FAILURE
+            return False, None
+
+    async def _incr(self, name: str, window_seconds: int) -> int:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, window_seconds + 1)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def _get(self, name: str) -> int | None:
+        value = await self._redis.get(name)
+        return None if value is None else int(value)
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> int | None:
         """Count one hit; None if allowed, else seconds until the window resets."""
         now = time.time()
         window = int(now // window_seconds)
-        name = f"deskchat:rl:{key}:{window}"
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(name)
-                pipe.expire(name, window_seconds + 1)
-                count, _ = await pipe.execute()
-        except (RedisError, OSError):
+        answered, count = await self._ask(self._incr(f"deskchat:rl:{key}:{window}", window_seconds))
+        if not answered:
             return await self._fallback.hit(key, limit, window_seconds)
-        if int(count) > limit:
+        if count is not None and count > limit:
             return _retry_after(window, window_seconds, now)
         return None
 
@@ -82,10 +107,9 @@ class RedisRateLimiter:
         """Like ``hit`` but counts nothing: is the limit already reached?"""
         now = time.time()
         window = int(now // window_seconds)
-        try:
-            count = await self._redis.get(f"deskchat:rl:{key}:{window}")
-        except (RedisError, OSError):
+        answered, count = await self._ask(self._get(f"deskchat:rl:{key}:{window}"))
+        if not answered:
             return await self._fallback.peek(key, limit, window_seconds)
-        if count is not None and int(count) >= limit:
+        if count is not None and count >= limit:
             return _retry_after(window, window_seconds, now)
         return None

@@ -161,7 +161,22 @@ async def test_messages_sent_while_redis_is_down_reach_both_sides_once_after_it_
         last = await talk.last_seq()
         await talk.both_have(last, timeout=10)
 
-        # 3. Live again: one more each way, then every message was delivered exactly once, in order, to both.
+        # 3. Redis hangs (SIGSTOP: connections stay open, nothing answers): sends still succeed promptly.
+        assert redis.process
+        redis.process.send_signal(signal.SIGSTOP)
+        try:
+            for send in (talk.tech_ws, talk.user_rest, talk.user_ws):
+                started = time.monotonic()
+                await send()
+                assert time.monotonic() - started < 2.0, send.__name__
+            await eventually(lambda: all_ready(servers, 503), timeout=10)
+        finally:
+            redis.process.send_signal(signal.SIGCONT)
+        await eventually(lambda: all_ready(servers, 200), timeout=15)
+        last = await talk.last_seq()
+        await talk.both_have(last, timeout=10)
+
+        # 4. Live again: one more each way, then every message was delivered exactly once, in order, to both.
         await talk.tech_ws()
         await talk.user_ws()
         last = await talk.last_seq()

@@ -26,7 +26,7 @@ from deskchat.domain.people import Role
 from deskchat.services.presence import heartbeat_interval
 from deskchat.storage import people
 from deskchat.storage.db import Database, upgrade
-from tests.support.client import Api, Desk, Socket
+from tests.support.client import Api, Desk, Socket, unique
 from tests.support.redis_server import RedisServer
 from tests.support.server import Server, free_port, postgres_database, sqlite_url
 
@@ -45,7 +45,10 @@ class Cluster:
 
 
 def cluster_env(redis: RedisServer) -> dict[str, str]:
-    return {"DESKCHAT_REDIS_URL": redis.url, "DESKCHAT_PRESENCE_TTL_SECONDS": str(PRESENCE_TTL)}
+    # Rate limits on, as in production (failed logins at the default; the tests start many chats from one address).
+    return {"DESKCHAT_REDIS_URL": redis.url, "DESKCHAT_PRESENCE_TTL_SECONDS": str(PRESENCE_TTL),
+            "DESKCHAT_RATE_LIMIT_ENABLED": "true", "DESKCHAT_RATE_LIMIT_NEW_CHATS_PER_MINUTE": "100000",
+            "DESKCHAT_RATE_LIMIT_MESSAGES_PER_10S": "100000"}
 
 
 def start_all(servers: list[Server]) -> None:
@@ -259,6 +262,17 @@ async def test_logout_on_one_process_closes_the_tokens_socket_on_another(desks: 
         await eventually(lambda s=s: _true(s.closed), timeout=5, interval=0.05)
     assert (await b.api(api.token).request("GET", "/me")).status_code == 401
     assert bystander and not bystander.closed
+
+
+async def test_rate_limits_are_shared_by_the_processes_through_redis(desks: list[Desk]) -> None:
+    email = f"{unique('mallory')}@example.com"
+    statuses = [(await desks[i % 3].admin.request("POST", "/auth/login", json={"email": email, "password": "guess"})
+                 ).status_code for i in range(10)]  # the default allows 10 failures per email; 3 or 4 on each
+    assert statuses == [401] * 10
+    for desk in desks:  # the next one is refused, whichever process it reaches
+        refused = await desk.admin.request("POST", "/auth/login", json={"email": email, "password": "guess"})
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert refused.json()["type"] == "rate_limited"
 
 
 async def _true(value: bool) -> bool:

@@ -167,9 +167,9 @@ class RedisBroker:
 
     async def ready(self) -> bool:
         """Redis answers and we are subscribed."""
-        try:
-            return bool(await self.redis.ping()) and self._subscribed.is_set()
-        except (RedisError, OSError):
+        try:  # a hung Redis must not hang the readiness probe
+            return bool(await asyncio.wait_for(self.redis.ping(), 2.0)) and self._subscribed.is_set()
+        except (RedisError, OSError, TimeoutError):
             return False
 
     async def stop(self) -> None:
