@@ -158,14 +158,16 @@ async def test_sends_to_someone_elses_chat_are_forbidden(desk: Desk) -> None:
 
 # -- authentication --------------------------------------------------------------------
 
-@pytest.mark.parametrize("first", [{"type": "auth", "token": "not-a-token"}, {"type": "auth", "token": ""},
-                                   {"type": "ping"}, "not json", {"type": "auth"}])
-async def test_a_bad_or_missing_token_gets_an_error_frame_and_close_1008(desk: Desk, first: Any) -> None:
-    async with websockets.connect(desk.ws_url) as ws:
-        await ws.send(first if isinstance(first, str) else json.dumps(first))
-        frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        assert frame["type"] == "error" and frame["error"]["status"] in (401, 422)
-        assert await closed_with(ws) == 1008
+async def test_a_bad_or_missing_token_gets_an_error_frame_and_close_1008(desk: Desk) -> None:
+    firsts: list[Any] = [{"type": "auth", "token": "not-a-token"}, {"type": "auth", "token": "x" * 500},
+                         {"type": "auth", "token": ""}, {"type": "auth"}, {"type": "ping"}, "not json",
+                         b"binary", {"type": "auth", "token": "t", "admin": True}]
+    for first in firsts:
+        async with websockets.connect(desk.ws_url) as ws:
+            await ws.send(first if isinstance(first, str | bytes) else json.dumps(first))
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert frame["type"] == "error" and frame["error"]["status"] in (401, 422), first
+            assert await closed_with(ws) == 1008, first
 
 
 async def test_a_revoked_token_is_refused(desk: Desk) -> None:
