@@ -195,6 +195,13 @@ class ChatLoad:
         self.dup_frames = 0  # a seq delivered again on the same socket
         self.gap_frames = 0  # a seq skipped on a socket
         self.closed_unexpectedly = 0
+        self.close_codes: Counter[str] = Counter()
+        self.auto_reconnect = False  # reconnect (with resume) when the server closes a socket
+        self.reconnects = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.resumed_at: dict[int, float] = {}  # id(sock) -> when its last resume completed
+        self.expect_resumes = 0
+        self.all_resumed = asyncio.Event()
         self.resent = 0
         self.errors: Counter[str] = Counter()
         self.track_seqs = False
@@ -259,6 +266,26 @@ class ChatLoad:
             sock.up = False
         if not self.expect_closes:
             self.closed_unexpectedly += 1
+            self.close_codes[str(client.proto.close_code)] += 1
+            if self.auto_reconnect and sock.client is client:
+                self.auto_reconnect_task(sock)
+
+    def auto_reconnect_task(self, sock: Sock) -> None:
+        """Reconnect ``sock`` in the background (after a failed attempt or a server close)."""
+        task = asyncio.get_running_loop().create_task(self._reconnect(sock))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reconnect(self, sock: Sock) -> None:
+        """What a real client does when the server closes it (1013: fell behind): resume by seq."""
+        for attempt in range(10):
+            await asyncio.sleep(0.2 * (attempt + 1))
+            try:
+                await self.open_sock(sock, resume=True)
+                self.reconnects += 1
+                return
+            except (TimeoutError, OSError) as exc:
+                self.errors[f"reconnect: {type(exc).__name__}"] += 1
 
     async def close(self) -> None:
         self.expect_closes = True
@@ -292,6 +319,9 @@ class ChatLoad:
             data = frame.get("data") or {}
             if sock.resumed is not None and not sock.resumed.done() and data.get("id") == sock.pair.chat_id:
                 sock.resumed.set_result(t)
+                self.resumed_at[id(sock)] = t
+                if self.expect_resumes and len(self.resumed_at) >= self.expect_resumes:
+                    self.all_resumed.set()
         elif kind == "error":
             err = frame.get("error") or {}
             self.errors[str(err.get("type"))] += 1

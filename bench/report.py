@@ -42,7 +42,9 @@ def headline(s: dict[str, Any]) -> tuple[str, str]:
                 f"each alert p99 {fmt(s.get('each_alert_p99_ms'), ' ms')}; missing {fmt(s.get('lost'))}"), ""
     if name == "missed-timers":
         return (f"lateness p50 {fmt(s.get('p50_ms'), ' ms')}, p99 {fmt(s.get('p99_ms'), ' ms')}, "
-                f"max {fmt(s.get('max_ms'), ' ms')}; all converted after {fmt(s.get('all_converted_s'), ' s')}; "
+                f"max {fmt(s.get('max_ms'), ' ms')} (stored times: p99 {fmt(s.get('db_p99_ms'), ' ms')}); "
+                f"all converted after {fmt(s.get('all_converted_s'), ' s')}; "
+                f"settings PATCH {fmt(s.get('settings_patch_s'), ' s')}; "
                 f"not converted {fmt(s.get('lost'))}, early {fmt(s.get('early'))}"), ""
     if name == "reconnect":
         return (f"all resumed in {fmt(s.get('resume_all_s'), ' s')} (p50 {fmt(s.get('resume_p50_s'), ' s')}); "

@@ -156,15 +156,18 @@ def timers_record(res: dict[str, Any]) -> dict[str, Any]:
     rec = {"name": "missed-timers",
            "params": {"timers": res["timers"], "timeout_s": res["timeout_s"], "create_s": res["create_s"],
                       "watched_sockets": res["watched_sockets"], "due": "all at once (conversion switched on)"},
-           "p50_ms": res.get("p50_ms"), "p99_ms": res.get("p99_ms"), "p999_ms": res.get("p999_ms"),
-           "max_ms": res.get("max_ms"), "frame_p99_ms": res.get("frame_p99_ms"),
-           "frame_max_ms": res.get("frame_max_ms"),
+           "p50_ms": res.get("frame_p50_ms"), "p99_ms": res.get("frame_p99_ms"), "p999_ms": res.get("frame_p999_ms"),
+           "max_ms": res.get("frame_max_ms"), "db_p50_ms": res.get("p50_ms"), "db_p99_ms": res.get("p99_ms"),
+           "db_max_ms": res.get("max_ms"),
            "all_converted_s": res.get("all_converted_s"), "settings_patch_s": res["settings_patch_s"],
            "converted": res["converted"], "lost": res["not_converted"], "early": res["early"],
            "watched_missed_frames": res["watched_missed_frames"],
            "note": "K chats waiting longer than the timeout while conversion is off; switching it on makes all "
-                   "due at once. lateness = created_at of the 'missed' system message - max(created_at + timeout, "
-                   "settings change acknowledged); frame_* = requester's chat(state=missed) frame, watched sample"}
+                   "due at once (t_due = settings change acknowledged). p50/p99 = arrival of the requester's "
+                   "chat(state=missed) frame - t_due, on the watched sample of sockets; db_* = created_at of each "
+                   "chat's 'missed' system message - t_due, all K (the transaction's start time: a batch shares it)"}
+    if rec["p99_ms"] is None:  # no socket watched: fall back to the stored times
+        rec.update(p50_ms=rec["db_p50_ms"], p99_ms=rec["db_p99_ms"], max_ms=rec["db_max_ms"])
     ok = (rec["p99_ms"] if rec["p99_ms"] is not None else 1e9) <= 1000 and rec["lost"] == 0 and rec["early"] == 0
     rec.update(target="10,000 timers, p99 lateness <= 1 s", target_met=ok and res["timers"] >= 10000,
                thresholds_met_at_this_scale=ok)
@@ -219,6 +222,7 @@ class Bench:
         self.relay_chats: dict[str, Any] | None = None
         self.relay_idle: dict[str, Any] | None = None
         self.relay_background_cpu = 0.0
+        self.started = time.monotonic()
 
     def log(self, msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
@@ -337,6 +341,7 @@ class Bench:
                 self.records[name]["background_cpu"] = max(bg, self.records[name].get("background_cpu", 0.0))
                 if bg > 0.1:
                     self.log(f"{name}: WARNING other processes used {bg:.2f} cores meanwhile; figures are skewed")
+                self.save()  # partial results survive an interrupted run
 
     async def scenario_chats(self, server: DeskchatServer, api: Api, seed: sc.Seed, db: str) -> None:
         cfg = self.mode.chats
@@ -401,6 +406,10 @@ class Bench:
         res = await sc.alert_fanout(server, api, seed, m.fanout_techs, m.fanout_rounds)
         self.records["alert-fanout"] = fanout_record(m, res)
         self.log(f"alert-fanout: {res}")
+
+    def save(self) -> None:
+        self.args.out.parent.mkdir(parents=True, exist_ok=True)
+        self.args.out.write_text(json.dumps(self.results(self.started), indent=2) + "\n")
 
     def results(self, started: float) -> dict[str, Any]:
         order = [n for n in ALL if n in self.records] + [n for n in self.records if n not in ALL]
@@ -490,16 +499,15 @@ def main() -> None:
     raise_nofile()
     RESULTS.mkdir(parents=True, exist_ok=True)
     bench = Bench(args)
-    started = time.monotonic()
+    started = bench.started
     try:
         import uvloop
 
         uvloop.run(bench.run())
     except ImportError:  # pragma: no cover
         asyncio.run(bench.run())
+    bench.save()
     out = bench.results(started)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
     met = [f"{s['name']}={'MET' if s.get('target_met') else 'not met'}" for s in out["scenarios"]]
     print(f"wrote {args.out} in {out['duration_s']}s: " + ", ".join(met), flush=True)
 

@@ -8,6 +8,7 @@ afterwards). ``Api`` is the small REST client the scenarios seed and verify with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -134,6 +135,16 @@ class DeskchatServer(ServerProcess):
             if cmd.startswith("postgres:") and f" {dbname} " in f"{cmd} ":
                 pids.append(proc.pid)
         return pids
+
+    def renice_db(self) -> int:
+        """Give this database's PostgreSQL backends the server's own niceness (see run.py --nice)."""
+        nice = os.getpriority(os.PRIO_PROCESS, self.pid)
+        done = 0
+        for pid in self.db_pids():
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, pid, nice)
+                done += 1
+        return done
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
