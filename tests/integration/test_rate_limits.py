@@ -148,7 +148,7 @@ async def test_after_too_many_failed_logins_even_the_right_password_is_refused(d
     tech, _, _ = await desk.technician([group["id"]], online=False)
     colleague, _, _ = await desk.technician([group["id"]], online=False)
     client = desk.api()
-    window = await window_with_room(15 * 60, 30)
+    window = await window_with_room(15 * 60, 20)
     for _ in range(LIMIT):
         wrong = await client.request("POST", "/auth/login", json={"email": tech["email"], "password": "guess-123"})
         assert wrong.status_code == 401 and wrong.json()["type"] == "unauthorized"
@@ -166,7 +166,7 @@ async def test_failed_logins_sent_all_at_once_are_limited_too(desk: Desk) -> Non
     group = await desk.group()
     tech, _, _ = await desk.technician([group["id"]], online=False)
     client = desk.api()
-    window = await window_with_room(15 * 60, 60)
+    window = await window_with_room(15 * 60, 20)
     attempts = await asyncio.gather(*(client.request("POST", "/auth/login", json={
         "email": tech["email"], "password": f"guess-{i}"}) for i in range(4 * LIMIT)))
     still_in(window, 15 * 60)
