@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str = ""
     redis_url: str | None = None
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
     secret_key: str = ""
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     admin_email: str | None = None

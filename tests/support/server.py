@@ -64,7 +64,8 @@ class Server:
             "DESKCHAT_SECRET_KEY": "test-secret-key-0123456789", "DESKCHAT_ADMIN_EMAIL": ADMIN_EMAIL,
             "DESKCHAT_ADMIN_PASSWORD": ADMIN_PASSWORD, "DESKCHAT_RATE_LIMIT_ENABLED": "false",
             "DESKCHAT_LOG_LEVEL": "warning", "DESKCHAT_SWEEP_INTERVAL_SECONDS": "0.5",
-            "DESKCHAT_OFFLINE_GRACE_SECONDS": "0", **(env or {}),
+            "DESKCHAT_OFFLINE_GRACE_SECONDS": "0", "DESKCHAT_DB_POOL_SIZE": "4", "DESKCHAT_DB_MAX_OVERFLOW": "6",
+            **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir / f"server-{self.port}.log"

@@ -33,10 +33,10 @@ def _sqlite_begin(conn: Connection) -> None:
 class Database:
     """The engine plus the rule that writes on SQLite take turns (one writer at a time)."""
 
-    def __init__(self, url: str, *, pool_size: int = 20) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        options: dict[str, Any] = {} if self.is_sqlite else {"pool_size": pool_size, "max_overflow": 20}
+        options: dict[str, Any] = {} if self.is_sqlite else {"pool_size": pool_size, "max_overflow": max_overflow}
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not self.is_sqlite, **options)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
