@@ -64,7 +64,10 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "12
                f"requests {base}/requests, API docs {base}/docs)")
     uvicorn.run("deskchat.app:create_app", factory=True, host=host, port=port, workers=workers,
                 ws_ping_interval=settings.ws_ping_interval_seconds, ws_ping_timeout=settings.ws_ping_interval_seconds,
-                log_level=settings.log_level.lower(), access_log=False, proxy_headers=True)
+                log_level=settings.log_level.lower(), access_log=False, proxy_headers=True,
+                # longer than a proxy's upstream keep-alive (nginx: 60 s), so the proxy closes idle
+                # connections first and never sends a request on one we are closing
+                timeout_keep_alive=75)
 
 
 def check_workers(settings: Settings, workers: int) -> str | None:

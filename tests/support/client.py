@@ -24,7 +24,9 @@ class Api:
     def __init__(self, base_url: str, token: str | None = None) -> None:
         self.base_url = base_url
         self.token = token
-        self.http = httpx.AsyncClient(base_url=base_url + "/api/v1", timeout=30)
+        # idle connections are dropped well before the server could close them under us
+        self.http = httpx.AsyncClient(base_url=base_url + "/api/v1", timeout=30,
+                                      limits=httpx.Limits(keepalive_expiry=2.0))
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
