@@ -251,6 +251,16 @@ async def test_a_slow_socket_is_closed_while_the_others_keep_getting_frames(rig:
     assert fast.close_code is None and erin.close_code is None
 
 
+async def test_a_resume_longer_than_the_send_queue_is_replayed_whole_without_closing(rig: Rig) -> None:
+    sock, erin = await rig.connect(ERIN, queue_size=10, blocked=True)
+    rig.db.add(CHAT, 300)  # the client missed far more than its queue holds
+    await rig.hub.resume(sock, CHAT, 0)
+    assert not sock.closed
+    erin.reading.set()
+    await until(lambda: len(erin.frames) == 300)
+    assert erin.seqs() == list(range(1, 301)) and erin.close_code is None
+
+
 async def test_a_socket_is_not_closed_while_it_keeps_up(rig: Rig) -> None:
     sock, alice = await rig.connect(ALICE, queue_size=2)
     for msg in rig.db.add(CHAT, 20):

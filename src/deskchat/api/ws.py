@@ -79,9 +79,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 async def _serve(websocket: WebSocket, ctx: Context, hub: Hub, principal: Principal) -> None:
     sock = Socket(websocket, principal.actor, principal.token_id, ctx.settings.ws_send_queue_size)
     writer = asyncio.create_task(sock.run_writer())
+    sock.enqueue({"type": "hello", "data": await auth.me(ctx, principal)})  # first, before any event
     await hub.register(sock)
     try:
-        sock.enqueue({"type": "hello", "data": await auth.me(ctx, principal)})
         for alert in await chats.waiting_alerts(ctx, principal):
             sock.enqueue({"type": "alert", "data": alert})
         await _receive_loop(websocket, ctx, hub, sock, principal)

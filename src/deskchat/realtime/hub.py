@@ -48,7 +48,9 @@ class Socket:
     close_reason: str = ""
 
     def __post_init__(self) -> None:
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(self.queue_size)
+        # Bounded by enqueue_text, not by the queue itself, so that a resume's replay of history
+        # (finite, asked for by the client) can go past the bound that protects us from slow readers.
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     @property
     def is_technician(self) -> bool:
@@ -59,13 +61,13 @@ class Socket:
         """Queue a frame; a socket that fell this far behind is closed and will resume by seq."""
         self.enqueue_text(encode(frame))
 
-    def enqueue_text(self, text: str) -> None:
-        """Queue an already encoded frame."""
+    def enqueue_text(self, text: str, *, replay: bool = False) -> None:
+        """Queue an already encoded frame; live frames beyond the bound close a socket that fell behind."""
         if self.closed:
             return
-        try:
+        if replay or self.queue.qsize() < self.queue_size:
             self.queue.put_nowait(text)
-        except asyncio.QueueFull:
+        else:
             log.warning("socket_too_slow", actor_id=self.actor.id)
             while not self.queue.empty():  # drop it all: the client resumes after the last frame it got,
                 self.queue.get_nowait()    # while dropping only the oldest would leave it a gap
@@ -77,8 +79,6 @@ class Socket:
         if self.close_code is not None:
             return
         self.close_code, self.close_reason = code, reason
-        while self.queue.full():  # closing anyway: the client resumes what it did not get
-            self.queue.get_nowait()
         self.queue.put_nowait(None)
 
     async def run_writer(self) -> None:
@@ -187,7 +187,7 @@ class Hub:
                 return
             if last is not None and seq > last + 1:
                 for missing in await self._fetch(chat_id, last, seq - last - 1):
-                    sock.enqueue(message_frame(missing))
+                    sock.enqueue_text(encode(message_frame(missing)), replay=True)
             sock.enqueue_text(text)
             sock.last_seq[chat_id] = seq
             sock.first_seq.setdefault(chat_id, seq)
@@ -202,7 +202,7 @@ class Hub:
                 batch = await self._fetch(chat_id, last, limit)
                 for msg in batch:
                     if not sent_from <= msg["seq"] <= sent_to:
-                        sock.enqueue(message_frame(msg))
+                        sock.enqueue_text(encode(message_frame(msg)), replay=True)
                     last = msg["seq"]
                 if len(batch) < limit:
                     break
