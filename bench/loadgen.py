@@ -266,7 +266,7 @@ class ChatLoad:
             sock.up = False
         if not self.expect_closes:
             self.closed_unexpectedly += 1
-            self.close_codes[str(client.proto.close_code)] += 1
+            self.close_codes[client.close_reason()] += 1
             if self.auto_reconnect and sock.client is client:
                 self.auto_reconnect_task(sock)
 

@@ -292,9 +292,10 @@ class Bench:
         api = Api(server.base_url)
         try:
             try:
-                # reconnect chats share these technicians (one technician may own several chats)
+                # one technician per chat: a technician's socket gets every chat of theirs
                 techs = max(self.mode.chats.chats if f"chats-{db}" in wanted else 0,
-                            self.mode.fanout_techs if "alert-fanout" in wanted else 0, 1)
+                            self.mode.fanout_techs if "alert-fanout" in wanted else 0,
+                            self.mode.reconnect_chats if "reconnect" in wanted else 0, 1)
                 t0 = time.monotonic()
                 preseeded = await server.start(0 if self.args.rest_seed else techs, db)
                 seed = await sc.seed(api, ADMIN_EMAIL, ADMIN_PASSWORD, techs, db, preseeded)

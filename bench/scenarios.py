@@ -379,9 +379,13 @@ async def reconnect(server: ServerProcess, pairs: list[ChatPair], rate: float, b
     load.track_seqs = True
     load.buffer_when_down = True
     load.auto_reconnect = True
-    await load.connect(resume=True)
     socks = [s for pair in load.socks for s in pair]
-    await asyncio.gather(*(asyncio.wait_for(s.resumed, 30) for s in socks if s.resumed))  # type: ignore[arg-type]
+    load.expect_resumes = len(socks)
+    t0 = now()
+    await load.connect(resume=True)
+    await asyncio.wait_for(load.all_resumed.wait(), 300)  # the first connect has a presence storm too
+    connect_s = now() - t0
+    settle_s = await load.settle()
     traffic = asyncio.create_task(load.run(rate, before + after, 0.0, "poisson", server.pid))
     await asyncio.sleep(before)
     load.resumed_at.clear()
@@ -409,6 +413,7 @@ async def reconnect(server: ServerProcess, pairs: list[ChatPair], rate: float, b
     await asyncio.sleep(0.5)  # let the last echoes arrive
     out: dict[str, Any] = {
         "chats": len(pairs), "sockets": len(socks), "rate": rate,
+        "first_connect_s": round(connect_s, 2), "first_settle_s": round(settle_s, 2),
         "resumed": len(ok), "failed_to_resume": len(socks) - len(ok),
         "first_attempt_failures": dict(failures), "server_closes": dict(load.close_codes),
         "reconnects_after_server_close": load.reconnects,

@@ -59,6 +59,8 @@ class WSClient(asyncio.Protocol):
         self._fragments: list[bytes] = []
         self.frames_in = 0
         self.skipped = 0
+        self.eof = False
+        self.lost_exc: Exception | None = None
 
     # asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -89,11 +91,13 @@ class WSClient(asyncio.Protocol):
         self._flush()
 
     def eof_received(self) -> bool | None:
+        self.eof = True
         self.proto.receive_eof()
         self._flush()
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost_exc = exc
         if not self.opened.done():
             self.opened.set_exception(ConnectionError(f"connection lost during handshake: {exc}"))
         if not self.closed.done():
@@ -102,6 +106,14 @@ class WSClient(asyncio.Protocol):
             self.on_close(self)
 
     # API --------------------------------------------------------------------------------
+    def close_reason(self) -> str:
+        """How the connection ended: close code, or EOF / reset without a close frame."""
+        if self.proto.close_rcvd is not None:
+            return str(self.proto.close_rcvd.code)
+        if self.eof:
+            return "eof without close frame"
+        return f"lost: {type(self.lost_exc).__name__}" if self.lost_exc else "lost"
+
     @property
     def is_open(self) -> bool:
         return self.proto.state is State.OPEN and not self.closed.done()
