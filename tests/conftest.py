@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.support.client import Desk
-from tests.support.server import Server, postgres_database, sqlite_url
+from tests.support.client import Desk, open_desk
+from tests.support.server import Server, postgres_database, sqlite_server
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +19,7 @@ def anyio_backend() -> str:
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     """One real server per database backend for the whole session."""
     if request.param == "sqlite":
-        directory = Path(tempfile.mkdtemp(prefix="deskchat-sqlite-"))
-        with Server(sqlite_url(directory), data_dir=directory) as srv:
+        with sqlite_server() as srv:
             yield srv
     else:
         with postgres_database() as url, Server(url) as srv:
@@ -32,8 +29,5 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
 @pytest.fixture
 async def desk(server: Server) -> AsyncIterator[Desk]:
     """A help desk on the server, with the admin logged in."""
-    built = await Desk(server.url, server.ws_url).start()
-    try:
+    async with open_desk(server) as built:
         yield built
-    finally:
-        await built.close()

@@ -7,23 +7,19 @@ import base64
 import json
 import os
 import socket
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.support.client import Desk
-from tests.support.server import Server, sqlite_url
+from tests.support.client import Desk, open_desk
+from tests.support.server import Server, sqlite_server
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(scope="module")
 def fast_ping_server() -> Iterator[Server]:
-    directory = Path(tempfile.mkdtemp(prefix="deskchat-ping-"))
-    with Server(sqlite_url(directory), data_dir=directory,
-                env={"DESKCHAT_WS_PING_INTERVAL_SECONDS": "1"}) as srv:
+    with sqlite_server({"DESKCHAT_WS_PING_INTERVAL_SECONDS": "1"}) as srv:
         yield srv
 
 
@@ -50,8 +46,7 @@ async def _online_ids(desk: Desk) -> set[int]:
 
 
 async def test_a_socket_that_stops_answering_pings_is_dropped(fast_ping_server: Server) -> None:
-    desk = await Desk(fast_ping_server.url, fast_ping_server.ws_url).start()
-    try:
+    async with open_desk(fast_ping_server) as desk:
         group = await desk.group()
         tech, api, _ = await desk.technician([group["id"]], online=False)
         await api.ok("PUT", "/me/status", json={"status": "online"})
@@ -69,5 +64,3 @@ async def test_a_socket_that_stops_answering_pings_is_dropped(fast_ping_server: 
             assert tech["id"] not in await _online_ids(desk)
         finally:
             silent.close()
-    finally:
-        await desk.close()

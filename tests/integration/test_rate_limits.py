@@ -7,18 +7,16 @@ to finish inside it. Clients are told apart by X-Forwarded-For (the server trust
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.client import Api, Desk
-from tests.support.server import Server, sqlite_url
+from tests.support.client import Api, Desk, open_desk
+from tests.support.server import Server, sqlite_server
 
 pytestmark = pytest.mark.anyio
 LIMIT = 3
@@ -27,21 +25,17 @@ PASSWORD = "password-123"
 
 @pytest.fixture(scope="module")
 def limited_server() -> Iterator[Server]:
-    directory = Path(tempfile.mkdtemp(prefix="deskchat-limits-"))
     env = {"DESKCHAT_RATE_LIMIT_ENABLED": "true", "DESKCHAT_RATE_LIMIT_NEW_CHATS_PER_MINUTE": str(LIMIT),
            "DESKCHAT_RATE_LIMIT_MESSAGES_PER_10S": str(LIMIT),
            "DESKCHAT_RATE_LIMIT_FAILED_LOGINS_PER_15MIN": str(LIMIT)}
-    with Server(sqlite_url(directory), data_dir=directory, env=env) as srv:
+    with sqlite_server(env) as srv:
         yield srv
 
 
 @pytest.fixture
 async def desk(limited_server: Server) -> AsyncIterator[Desk]:
-    built = await Desk(limited_server.url, limited_server.ws_url).start()
-    try:
+    async with open_desk(limited_server) as built:
         yield built
-    finally:
-        await built.close()
 
 
 def address() -> dict[str, str]:

@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import tempfile
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from tests.support.client import Desk, Socket
-from tests.support.server import Server, sqlite_url
+from tests.support.client import Desk, Socket, open_desk
+from tests.support.server import Server, sqlite_server
 
 pytestmark = pytest.mark.anyio
 ALLOWED = "https://intranet.example.com"
@@ -216,18 +214,14 @@ async def test_cookie_auth_from_the_servers_own_origin_says_hello(desk: Desk) ->
 @pytest.fixture(scope="module")
 def origins_server() -> Iterator[Server]:
     """A server that lets one other site open cookie-authenticated sockets (SQLite is enough)."""
-    directory = Path(tempfile.mkdtemp(prefix="deskchat-origins-"))
-    with Server(sqlite_url(directory), data_dir=directory, env={"DESKCHAT_ALLOWED_ORIGINS": ALLOWED}) as srv:
+    with sqlite_server({"DESKCHAT_ALLOWED_ORIGINS": ALLOWED}) as srv:
         yield srv
 
 
 @pytest.fixture
 async def origins_desk(origins_server: Server) -> AsyncIterator[Desk]:
-    built = await Desk(origins_server.url, origins_server.ws_url).start()
-    try:
+    async with open_desk(origins_server) as built:
         yield built
-    finally:
-        await built.close()
 
 
 async def test_cookie_auth_from_an_allowed_origin_works_and_others_are_refused(origins_desk: Desk) -> None:

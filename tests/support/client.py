@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import websockets
 
-from tests.support.server import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.support.server import ADMIN_EMAIL, ADMIN_PASSWORD, Server
 
 
 def unique(prefix: str) -> str:
@@ -105,6 +107,16 @@ class Desk:
             await sock.close()
         for api in self._apis:
             await api.close()
+
+
+@contextlib.asynccontextmanager
+async def open_desk(server: Server) -> AsyncIterator[Desk]:
+    """A help desk on a running server, with the admin logged in; everything closed afterwards."""
+    desk = await Desk(server.url, server.ws_url).start()
+    try:
+        yield desk
+    finally:
+        await desk.close()
 
 
 class Socket:

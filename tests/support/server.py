@@ -50,6 +50,12 @@ def sqlite_url(directory: Path) -> str:
     return f"sqlite+aiosqlite:///{directory / 'deskchat.sqlite3'}"
 
 
+def sqlite_server(env: dict[str, str] | None = None) -> Server:
+    """A server (not started yet) on a new SQLite file of its own."""
+    directory = Path(tempfile.mkdtemp(prefix="deskchat-sqlite-"))
+    return Server(sqlite_url(directory), data_dir=directory, env=env)
+
+
 class Server:
     """One ``deskchat serve`` process."""
 
