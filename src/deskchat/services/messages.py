@@ -155,13 +155,14 @@ async def _plan(conn: AsyncConnection, batch: list[Send], results: list[Any]) ->
 
 
 async def _store(uow: UnitOfWork, planned: list[_Planned], results: list[Any]) -> None:
-    """Take each chat's seqs in one UPDATE, insert every message in one statement, emit in order."""
+    """Take every chat's seqs in one UPDATE, insert every message in one statement, emit in order."""
     by_chat: dict[int, list[_Planned]] = defaultdict(list)
     for item in planned:
         by_chat[item.chat.id].append(item)
     rows: list[tuple[_Planned, int]] = []
+    taken = await chats.take_seqs(uow.conn, {chat_id: len(items) for chat_id, items in by_chat.items()})
     for chat_id, items in by_chat.items():
-        last = await chats.take_seqs(uow.conn, chat_id, len(items))
+        last = taken.get(chat_id)
         if last is None:
             for item in items:
                 results[item.index] = InvalidState("The chat has ended; it takes no more messages.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -227,12 +227,15 @@ async def take_seq(conn: AsyncConnection, chat_id: int, *, open_only: bool) -> i
     return None if value is None else int(value)
 
 
-async def take_seqs(conn: AsyncConnection, chat_id: int, count: int) -> int | None:
-    """Take ``count`` seqs of an open chat at once; returns the last one (None if not open)."""
-    result = await conn.execute(update(chats).where(chats.c.id == chat_id, chats.c.state.in_(OPEN_STATES))
-                                .values(last_seq=chats.c.last_seq + count).returning(chats.c.last_seq))
-    value = result.scalar()
-    return None if value is None else int(value)
+async def take_seqs(conn: AsyncConnection, counts: dict[int, int]) -> dict[int, int]:
+    """Take ``counts[chat]`` seqs in each open chat, in one statement; returns each open chat's new last seq."""
+    if not counts:
+        return {}
+    result = await conn.execute(
+        update(chats).where(chats.c.id.in_(sorted(counts)), chats.c.state.in_(OPEN_STATES))
+        .values(last_seq=chats.c.last_seq + case(counts, value=chats.c.id, else_=0))
+        .returning(chats.c.id, chats.c.last_seq))
+    return {int(c): int(s) for c, s in result.tuples()}
 
 
 def message_view(row: Any) -> dict[str, Any]:
