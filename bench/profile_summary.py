@@ -42,6 +42,32 @@ def package(file: str) -> str:
     return first.removesuffix(".py") or "?"
 
 
+def stage(frames: list[tuple[str, str]]) -> str:
+    """Which part of the message path a sample belongs to (by its leaf, then by what called it)."""
+    if not frames:  # a thread in native code with no Python frame at all
+        return "event loop native code (uvloop: syscalls, callbacks; also idle waits)"
+    func, file = frames[-1]
+    files = ";".join(f for _, f in frames)
+    pkg = package(file)
+    if "_connection_worker_thread" in func or (pkg == "aiosqlite" and "threading.py" in files):
+        return "SQLite itself (aiosqlite worker thread)"
+    if pkg == "asyncpg":
+        return "asyncpg driver"
+    if pkg in ("sqlalchemy", "greenlet"):
+        return "SQLAlchemy (build, compile, execute statements, rows)"
+    if pkg == "aiosqlite":
+        return "aiosqlite hand-off (event-loop side)"
+    if "deskchat/realtime/" in files or ("send" in func and pkg in ("uvicorn", "websockets", "starlette")):
+        return "delivery (hub, per-socket queues, frames out)"
+    if "deskchat/services/messages.py" in files or "deskchat/storage/" in files:
+        return "write path in deskchat's Python (plan, rules, rows -> dicts)"
+    if "deskchat/api/ws.py" in files or pkg in ("uvicorn", "websockets", "starlette", "fastapi"):
+        return "frames in (uvicorn, websockets, receive loop, parse)"
+    if pkg == "asyncio" and func == "Runner.run":
+        return "event loop native code (uvloop: syscalls, callbacks; also idle waits)"
+    return "other"
+
+
 def summarise(path: Path, top: int) -> str:
     stacks = parse(path)
     total = sum(c for _, c in stacks) or 1
@@ -49,7 +75,9 @@ def summarise(path: Path, top: int) -> str:
     self_fn: Counter[str] = Counter()
     incl_fn: Counter[str] = Counter()
     incl_deskchat: Counter[str] = Counter()
+    stages: Counter[str] = Counter()
     for frames, count in stacks:
+        stages[stage([f for f in frames if not f[0].startswith("thread (")])] += count
         func, file = frames[-1]
         by_pkg[package(file)] += count
         self_fn[f"{file}:{func}"] += count
@@ -68,6 +96,7 @@ def summarise(path: Path, top: int) -> str:
 
     return "\n\n".join([
         f"{path}: {total} samples",
+        table("by stage of the message path", stages, 12),
         table("self time by package", by_pkg, 15),
         table("self time by function", self_fn, top),
         table("inclusive time by function", incl_fn, top),
