@@ -101,6 +101,7 @@ def chats_record(name: str, mode: Mode, res: dict[str, Any], relay: dict[str, An
         "p50_ms": fixed.get("p50_ms"), "p99_ms": fixed.get("p99_ms"), "p999_ms": fixed.get("p999_ms"),
         "max_ms": fixed.get("max_ms"), "ack_p99_ms": fixed.get("ack_p99_ms"),
         "sustained_msgs_per_s": best.get("delivered_per_s"),
+        "sustained_p50_ms": best.get("p50_ms"), "sustained_p99_ms": best.get("p99_ms"),
         "baseline_msgs_per_s": relay_best.get("delivered_per_s"),
         "baseline_p50_ms": relay["fixed"].get("p50_ms"), "baseline_p99_ms": relay["fixed"].get("p99_ms"),
         "server_cpu": fixed.get("server_cpu"), "generator_cpu": fixed.get("generator_cpu"),
