@@ -180,7 +180,8 @@ def reconnect_record(res: dict[str, Any]) -> dict[str, Any]:
            "params": {"chats": res["chats"], "sockets": res["sockets"], "rate": res["rate"]},
            "resume_all_s": res["resume_all_s"], "resume_p50_s": res["resume_p50_s"],
            "lost": res["lost"], "duplicated": res["duplicated"], **{k: res[k] for k in (
-               "resumed", "failed_to_resume", "sent", "resent_after_reconnect", "out_of_order_frames", "gap_frames",
+               "first_connect_s", "resumed", "failed_to_resume", "first_attempt_failures", "server_closes",
+               "reconnects_after_server_close", "sent", "resent_after_reconnect", "out_of_order_frames", "gap_frames",
                "delivered_lost", "delivered_duplicated") if k in res},
            **{k: res[k] for k in ("not_persisted", "persisted_twice", "seq_gaps") if k in res}}
     ok = ((rec["resume_all_s"] or 1e9) <= 10 and rec["lost"] == 0 and rec["duplicated"] == 0
