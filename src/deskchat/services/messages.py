@@ -27,7 +27,6 @@ from deskchat.services.context import Context, UnitOfWork, unit_of_work
 from deskchat.services.requests import placeholder_values
 from deskchat.storage import canned as canned_store
 from deskchat.storage import chats
-from deskchat.storage.tables import chats as chats_table
 
 log = structlog.get_logger()
 MAX_BATCH = 256
@@ -124,7 +123,7 @@ class _Planned:
 async def _plan(conn: AsyncConnection, batch: list[Send], results: list[Any]) -> list[_Planned]:
     """Check each send on its own; repeats of a client_msg_id answer with the first message."""
     ids = sorted({s.chat_id for s in batch})
-    loaded = {c.id: c for c in await chats.load_chats(conn, chats_table.c.id.in_(ids), chats_table.c.id, len(ids))}
+    loaded = {c.id: c for c in await chats.load_chats_by_id(conn, ids)}
     keys = [(s.chat_id, s.client_msg_id) for s in batch if s.client_msg_id is not None]
     earlier = await chats.find_by_client_msg_ids(conn, keys)
     planned: list[_Planned] = []

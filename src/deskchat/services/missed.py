@@ -11,7 +11,6 @@ from deskchat.services import common
 from deskchat.services.context import Context, reading, unit_of_work
 from deskchat.storage import chats, people
 from deskchat.storage import requests as store
-from deskchat.storage.tables import chats as chats_table
 
 log = structlog.get_logger()
 BATCH = 500
@@ -25,7 +24,7 @@ async def expire_waiting(ctx: Context, chat_id: int) -> bool:
 async def expire_due(ctx: Context, chat_ids: list[int]) -> int:
     """Convert due chats in one transaction, each exactly once; returns how many this call converted."""
     async with unit_of_work(ctx) as uow:
-        waiting = await chats.load_chats(uow.conn, chats_table.c.id.in_(chat_ids), chats_table.c.id, len(chat_ids))
+        waiting = await chats.load_chats_by_id(uow.conn, chat_ids)
         claimed = await chats.claim_missed_many(uow.conn, [c.id for c in waiting], uow.now)
         due = [c for c in waiting if c.id in claimed]
         if not due:

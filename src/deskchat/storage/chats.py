@@ -5,17 +5,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from deskchat.domain.chat import Chat, ChatState
 from deskchat.domain.people import Author, Requester
+from deskchat.storage.lists import any_of, value_for
 from deskchat.storage.tables import chat_participants as cp
 from deskchat.storage.tables import chats, messages, requesters
 
-OPEN_STATES = (ChatState.WAITING.value, ChatState.ACTIVE.value)
 _CHAT_COLUMNS = (chats, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"))
+
+
+def _is_open() -> Any:
+    """The chat is waiting or active (two plain comparisons: an IN list is re-rendered on every execution)."""
+    return or_(chats.c.state == ChatState.WAITING.value, chats.c.state == ChatState.ACTIVE.value)
 
 
 async def insert_chat(conn: AsyncConnection, *, group_id: int, subject: str, requester_id: int,
@@ -60,11 +65,16 @@ async def load_chats(conn: AsyncConnection, where: Any, order: Any, limit: int) 
         return []
     ids = [r.id for r in rows]
     parts = (await conn.execute(select(cp.c.chat_id, cp.c.technician_id, cp.c.left_at)
-                                .where(cp.c.chat_id.in_(ids)).order_by(cp.c.joined_at))).all()
+                                .where(any_of(cp.c.chat_id, ids)).order_by(cp.c.joined_at))).all()
     by_chat: dict[int, list[Any]] = {}
     for p in parts:
         by_chat.setdefault(p.chat_id, []).append(p)
     return [_chat_from(r, by_chat.get(r.id, [])) for r in rows]
+
+
+async def load_chats_by_id(conn: AsyncConnection, chat_ids: list[int]) -> list[Chat]:
+    """These chats (those that exist), in id order."""
+    return await load_chats(conn, any_of(chats.c.id, sorted(chat_ids)), chats.c.id, len(chat_ids))
 
 
 def visible_to_technician(tech_id: int, group_ids: list[int], state: str | None) -> Any:
@@ -123,7 +133,7 @@ async def claim_transfer(conn: AsyncConnection, chat_id: int, *, old_owner: int 
 async def claim_end(conn: AsyncConnection, chat_id: int, now: datetime) -> str | None:
     """End an open chat; returns the state it had, or None if it was not open."""
     result = await conn.execute(update(chats).where(
-        chats.c.id == chat_id, chats.c.state.in_(OPEN_STATES),
+        chats.c.id == chat_id, _is_open(),
     ).values(state=ChatState.ENDED.value, ended_at=now, missed_due_at=None).returning(chats.c.id))
     return "ended" if result.first() is not None else None
 
@@ -141,7 +151,7 @@ async def claim_missed_many(conn: AsyncConnection, chat_ids: list[int], now: dat
     if not chat_ids:
         return set()
     result = await conn.execute(update(chats).where(
-        chats.c.id.in_(chat_ids), chats.c.state == ChatState.WAITING.value, chats.c.missed_due_at <= now,
+        any_of(chats.c.id, chat_ids), chats.c.state == ChatState.WAITING.value, chats.c.missed_due_at <= now,
     ).values(state=ChatState.MISSED.value, ended_at=now, missed_due_at=None).returning(chats.c.id))
     return {int(i) for i in result.scalars()}
 
@@ -157,18 +167,18 @@ async def link_requests(conn: AsyncConnection, request_of: dict[int, int]) -> No
 
 async def take_next_seqs(conn: AsyncConnection, chat_ids: list[int]) -> dict[int, int]:
     """Take one seq in each of these chats; returns chat id -> the new seq."""
-    result = await conn.execute(update(chats).where(chats.c.id.in_(chat_ids))
+    result = await conn.execute(update(chats).where(any_of(chats.c.id, chat_ids))
                                 .values(last_seq=chats.c.last_seq + 1).returning(chats.c.id, chats.c.last_seq))
-    return {int(c): int(s) for c, s in result.tuples()}
+    return {int(c): int(s) for c, s in result}
 
 
 async def requester_texts_many(conn: AsyncConnection, chat_ids: list[int]) -> dict[int, list[str]]:
     """What the requester wrote in each chat, in order."""
     rows = await conn.execute(select(messages.c.chat_id, messages.c.body).where(
-        messages.c.chat_id.in_(chat_ids), messages.c.author_kind == "requester")
+        any_of(messages.c.chat_id, chat_ids), messages.c.author_kind == "requester")
         .order_by(messages.c.chat_id, messages.c.seq))
     found: dict[int, list[str]] = {c: [] for c in chat_ids}
-    for chat_id, body in rows.tuples():
+    for chat_id, body in rows:
         found[int(chat_id)].append(str(body))
     return found
 
@@ -220,7 +230,7 @@ async def take_seq(conn: AsyncConnection, chat_id: int, *, open_only: bool) -> i
     """Take the chat's next seq in this transaction (None if the chat is no longer open)."""
     cond = [chats.c.id == chat_id]
     if open_only:
-        cond.append(chats.c.state.in_(OPEN_STATES))
+        cond.append(_is_open())
     result = await conn.execute(update(chats).where(*cond).values(last_seq=chats.c.last_seq + 1)
                                 .returning(chats.c.last_seq))
     value = result.scalar()
@@ -232,10 +242,10 @@ async def take_seqs(conn: AsyncConnection, counts: dict[int, int]) -> dict[int, 
     if not counts:
         return {}
     result = await conn.execute(
-        update(chats).where(chats.c.id.in_(sorted(counts)), chats.c.state.in_(OPEN_STATES))
-        .values(last_seq=chats.c.last_seq + case(counts, value=chats.c.id, else_=0))
+        update(chats).where(any_of(chats.c.id, sorted(counts)), _is_open())
+        .values(last_seq=chats.c.last_seq + value_for(chats.c.id, counts))
         .returning(chats.c.id, chats.c.last_seq))
-    return {int(c): int(s) for c, s in result.tuples()}
+    return {int(c): int(s) for c, s in result}
 
 
 def message_view(row: Any) -> dict[str, Any]:
@@ -279,8 +289,8 @@ async def find_by_client_msg_ids(conn: AsyncConnection,
         return {}
     chat_ids = sorted({k[0] for k in keys})
     msg_ids = sorted({k[1] for k in keys})
-    rows = await conn.execute(select(messages).where(messages.c.chat_id.in_(chat_ids),
-                                                     messages.c.client_msg_id.in_(msg_ids)))
+    rows = await conn.execute(select(messages).where(any_of(messages.c.chat_id, chat_ids),
+                                                     any_of(messages.c.client_msg_id, msg_ids)))
     wanted = set(keys)
     return {(r.chat_id, r.client_msg_id): message_view(r) for r in rows if (r.chat_id, r.client_msg_id) in wanted}
 
