@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -238,14 +238,28 @@ async def take_seq(conn: AsyncConnection, chat_id: int, *, open_only: bool) -> i
 
 
 async def take_seqs(conn: AsyncConnection, counts: dict[int, int]) -> dict[int, int]:
-    """Take ``counts[chat]`` seqs in each open chat, in one statement; returns each open chat's new last seq."""
+    """Take ``counts[chat]`` seqs in each open chat; returns each open chat's new last seq.
+
+    PostgreSQL: one statement, so concurrent processes lock the rows in one order (id order). SQLite
+    (one writer at a time, so no lock order to keep): one statement per distinct count, usually one
+    or two, since SQLite has no arrays and pairing through JSON costs a parse per row.
+    """
     if not counts:
         return {}
-    result = await conn.execute(
-        update(chats).where(any_of(chats.c.id, sorted(counts)), _is_open())
-        .values(last_seq=chats.c.last_seq + value_for(chats.c.id, counts))
-        .returning(chats.c.id, chats.c.last_seq))
-    return {int(c): int(s) for c, s in result}
+    if conn.dialect.name == "postgresql":
+        groups: list[tuple[list[int], Any]] = [(sorted(counts), value_for(chats.c.id, counts))]
+    else:
+        by_count: dict[int, list[int]] = {}
+        for chat_id, n in sorted(counts.items()):
+            by_count.setdefault(n, []).append(chat_id)
+        groups = [(ids, bindparam("n", n, type_=Integer)) for n, ids in sorted(by_count.items())]
+    taken: dict[int, int] = {}
+    for ids, increment in groups:
+        result = await conn.execute(update(chats).where(any_of(chats.c.id, ids), _is_open())
+                                    .values(last_seq=chats.c.last_seq + increment)
+                                    .returning(chats.c.id, chats.c.last_seq))
+        taken.update((int(c), int(s)) for c, s in result)
+    return taken
 
 
 def message_view(row: Any) -> dict[str, Any]:
