@@ -90,7 +90,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     if settings.migrate_on_start:
         await asyncio.to_thread(upgrade, settings.database_url)
-    db = Database(settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+    db = Database(settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                  pool_timeout=settings.db_pool_timeout_seconds)
     broker = make_broker(settings)
     ctx = Context(settings, db, broker, _limiter(settings, broker), secrets.token_hex(8))
     hub = Hub(lambda c, a, n: chat_service.fetch_after(ctx, c, a, n),

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     secret_key: str = ""
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     admin_email: str | None = None

@@ -11,9 +11,9 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from deskchat.api.deps import SESSION_COOKIE
-from deskchat.domain.errors import DomainError, Unauthorized, ValidationFailed
+from deskchat.domain.errors import DomainError, Overloaded, Unauthorized, ValidationFailed
 from deskchat.realtime import protocol
-from deskchat.realtime.hub import CLOSE_POLICY, Hub, Socket
+from deskchat.realtime.hub import CLOSE_POLICY, CLOSE_TOO_SLOW, Hub, Socket
 from deskchat.services import auth, chats
 from deskchat.services.auth import Principal
 from deskchat.services.context import Context
@@ -48,6 +48,8 @@ async def _first_frame_auth(websocket: WebSocket, ctx: Context) -> Principal | N
         if not isinstance(command, protocol.Auth):
             raise Unauthorized("Authenticate first with an auth frame.")
         return await auth.authenticate(ctx, command.token)
+    except Overloaded:
+        raise  # not the token's fault: the client should come back (1013), not give up (1008)
     except (DomainError, TimeoutError, KeyError) as exc:
         problem = exc.problem() if isinstance(exc, DomainError) else Unauthorized("No auth frame.").problem()
         await websocket.send_json(_error(problem))
@@ -65,21 +67,31 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_POLICY)  # before accept: the handshake gets HTTP 403
         return
     await websocket.accept()
-    principal = None
-    if cookie:
-        with contextlib.suppress(DomainError):
-            principal = await auth.authenticate(ctx, cookie)
-    if principal is None:
-        principal = await _first_frame_auth(websocket, ctx)
+    try:
+        principal = None
+        if cookie:
+            try:
+                principal = await auth.authenticate(ctx, cookie)
+            except Overloaded:
+                raise
+            except DomainError:
+                pass
         if principal is None:
-            return
-    await _serve(websocket, ctx, hub, principal)
+            principal = await _first_frame_auth(websocket, ctx)
+            if principal is None:
+                return
+        await _serve(websocket, ctx, hub, principal)
+    except Overloaded as exc:  # no database connection came free: come back and resume (1013 "try again later")
+        with contextlib.suppress(Exception):
+            await websocket.send_json(_error(exc.problem()))
+            await websocket.close(CLOSE_TOO_SLOW, "server busy; reconnect and resume")
 
 
 async def _serve(websocket: WebSocket, ctx: Context, hub: Hub, principal: Principal) -> None:
     sock = Socket(websocket, principal.actor, principal.token_id, ctx.settings.ws_send_queue_size)
+    hello = {"type": "hello", "data": await auth.me(ctx, principal)}
     writer = asyncio.create_task(sock.run_writer())
-    sock.enqueue({"type": "hello", "data": await auth.me(ctx, principal)})  # first, before any event
+    sock.enqueue(hello)  # first, before any event
     await hub.register(sock)
     try:
         for alert in await chats.waiting_alerts(ctx, principal):
@@ -132,5 +144,9 @@ async def _dispatch(ctx: Context, hub: Hub, sock: Socket, principal: Principal, 
                 sock.enqueue({"type": "chat", "data": chat})
         else:
             raise ValidationFailed("Already authenticated.", errors={"type": "auth is only the first frame"})
+    except Overloaded as exc:
+        sock.enqueue(_error(exc.problem(), client_msg_id))
+        if isinstance(command, protocol.Resume):  # a half-done resume: the client must resume again
+            sock.close_soon(CLOSE_TOO_SLOW, "server busy; reconnect and resume")
     except DomainError as exc:
         sock.enqueue(_error(exc.problem(), client_msg_id))

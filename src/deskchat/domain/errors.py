@@ -29,6 +29,12 @@ class DomainError(Exception):
         return body
 
 
+class Overloaded(DomainError):
+    """Not the caller's fault: every database connection stayed busy; the same call later will do."""
+
+    code, status, title = "overloaded", 503, "Overloaded"
+
+
 class Unauthorized(DomainError):
     code, status, title = "unauthorized", 401, "Unauthorized"
 

@@ -13,7 +13,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from deskchat.domain.errors import Overloaded
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,11 +37,13 @@ def _sqlite_begin(conn: Connection) -> None:
 class Database:
     """The engine plus the rule that writes on SQLite take turns (one writer at a time)."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 30.0) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        options: dict[str, Any] = {} if self.is_sqlite else {"pool_size": pool_size, "max_overflow": max_overflow}
-        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not self.is_sqlite, **options)
+        in_memory = self.is_sqlite and make_url(url).database in (None, "", ":memory:")  # one shared connection
+        pool: dict[str, Any] = {} if in_memory else {
+            "pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not self.is_sqlite, **pool)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -54,9 +59,23 @@ class Database:
             yield
 
     @contextlib.asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection; ``Overloaded`` (503) when none came free within the pool timeout."""
+        conn = self.engine.connect()
+        try:
+            await conn.start()
+        except PoolTimeout as exc:
+            raise Overloaded("The server is too busy to answer now; try again in a moment.",
+                             retry_after=1) from exc
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One read-write transaction; committed when the block ends without error."""
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             if self.is_sqlite:
                 conn = await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             async with conn.begin():
@@ -71,7 +90,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """One read-only transaction (a consistent snapshot)."""
-        async with self.engine.connect() as conn, conn.begin():
+        async with self._connect() as conn, conn.begin():
             yield conn
 
     async def dispose(self) -> None:
