@@ -219,9 +219,11 @@ async def reschedule_waiting(conn: AsyncConnection, timeout_seconds: int | None)
         await conn.execute(update(chats).where(waiting).values(missed_due_at=None))
         return
     rows = (await conn.execute(select(chats.c.id, chats.c.created_at).where(waiting))).all()
-    for row in rows:
-        await conn.execute(update(chats).where(chats.c.id == row.id)
-                           .values(missed_due_at=row.created_at + timedelta(seconds=timeout_seconds)))
+    if rows:  # one statement run for every row (executemany), not a round trip per chat
+        await conn.execute(
+            update(chats).where(chats.c.id == bindparam("cid"), waiting)
+            .values(missed_due_at=bindparam("due")).execution_options(synchronize_session=False),
+            [{"cid": row.id, "due": row.created_at + timedelta(seconds=timeout_seconds)} for row in rows])
 
 
 # -- timeline ------------------------------------------------------------------------
