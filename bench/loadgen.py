@@ -257,6 +257,8 @@ class ChatLoad:
         if resume:
             chats = {str(cid): seq for cid, seq in sock.last_seq.items()} or {str(sock.pair.chat_id): 0}
             client.send({"type": "resume", "chats": chats})
+        else:  # as the web clients do: the first frame after hello lets live messages flow at once
+            client.send({"type": "ping"})
         self.resend_unacked(sock)
         sock.up = True
 

@@ -66,8 +66,8 @@ class Mode:
 
 MODES = {
     "quick": Mode(
-        chats=sc.ChatsConfig(chats=50, rate=500, duration=2.5, warmup=0.5, ramp_start=1000, ramp_factor=2,
-                             ramp_step=1.0, ramp_steps=2, ramp_retry=False, settle_s=0.25),
+        chats=sc.ChatsConfig(chats=50, rate=500, duration=2.0, warmup=0.5, ramp_start=1000, ramp_factor=2,
+                             ramp_step=1.0, ramp_steps=3, ramp_retry=False, settle_s=0.25),
         fanout_techs=50, fanout_rounds=5, timers=100, timer_timeout_s=10, timer_sample_sockets=50,
         reconnect_chats=50, reconnect_rate=200, reconnect_before_s=0.75, reconnect_after_s=0.75,
         idle_sockets=200, idle_settle_s=0.5,

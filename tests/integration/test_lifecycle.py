@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import pytest
+import websockets
 
 from tests.support.client import Desk
 
@@ -111,6 +113,32 @@ async def test_resume_delivers_every_missed_message_once_in_order(desk: Desk) ->
     seqs = [f["seq"] for f in back.messages(chat["id"])]
     assert seqs == list(range(3, 24))
     assert [f["data"]["body"] for f in back.messages(chat["id"])][:20] == [f"m{i}" for i in range(20)]
+
+
+async def test_a_resume_that_comes_late_still_gets_the_chat_in_seq_order(desk: Desk) -> None:
+    """Messages sent between hello and a slow client's resume wait for it: no frame out of order."""
+    group = await desk.group()
+    _, tech_api, _ = await desk.technician([group["id"]])
+    chat, visitor = await desk.start_chat(group["id"])
+    assert visitor.token
+    await tech_api.ok("POST", f"/chats/{chat['id']}/pickup")
+    for i in range(3):
+        await tech_api.ok("POST", f"/chats/{chat['id']}/messages", 201,
+                          json={"body": f"before {i}", "client_msg_id": f"b{i}"})
+    async with websockets.connect(desk.ws_url) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": visitor.token}))
+        assert json.loads(await ws.recv())["type"] == "hello"
+        for i in range(3):  # the client is slow: these are sent before its resume arrives
+            await tech_api.ok("POST", f"/chats/{chat['id']}/messages", 201,
+                              json={"body": f"meanwhile {i}", "client_msg_id": f"m{i}"})
+        await asyncio.sleep(0.8)
+        await ws.send(json.dumps({"type": "resume", "chats": {str(chat["id"]): 2}}))
+        seqs: list[int] = []
+        while len(seqs) < 6:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if frame["type"] == "message":
+                seqs.append(frame["seq"])
+    assert seqs == list(range(3, 9))  # "before" 3-5, then "meanwhile" 6-8: in order, each once
 
 
 async def test_end_clears_alert_and_stops_messages(desk: Desk) -> None:

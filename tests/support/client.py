@@ -135,8 +135,9 @@ class Socket:
         await ws.send(json.dumps({"type": "auth", "token": token}))
         sock = cls(ws)
         await sock.wait_for(lambda f: f["type"] == "hello")
-        if resume is not None:
-            await sock.send({"type": "resume", "chats": {str(k): v for k, v in resume.items()}})
+        # as the web clients do: live messages flow after the first frame, a resume or a ping
+        await sock.send({"type": "resume", "chats": {str(k): v for k, v in resume.items()}} if resume is not None
+                        else {"type": "ping"})
         return sock
 
     async def _read(self) -> None:

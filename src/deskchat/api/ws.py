@@ -21,7 +21,9 @@ from deskchat.services.context import Context
 router = APIRouter()
 log = structlog.get_logger()
 AUTH_TIMEOUT = 10.0
-RESUME_WINDOW = 0.5  # how long live messages wait for a client's resume after hello
+# Live messages wait for the client's first frame after hello (its resume, or a ping when it has
+# nothing to resume), at most this long: long enough for a resume to get through a busy server.
+RESUME_WINDOW = 2.0
 
 
 def origin_allowed(websocket: WebSocket, ctx: Context) -> bool:

@@ -398,7 +398,8 @@ function onHello() {
   for (const view of state.chats.values()) {
     if (view.timeline.loaded && view.chat.state === "active") chats[view.chat.id] = view.timeline.lastSeq;
   }
-  if (Object.keys(chats).length) state.socket.send({ type: "resume", chats });
+  // Live messages flow after our first frame: a resume, or a ping when there is nothing to resume.
+  state.socket.send(Object.keys(chats).length ? { type: "resume", chats } : { type: "ping" });
   composer.resendPending();
   refreshWaiting();
 }
