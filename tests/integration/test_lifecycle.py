@@ -131,7 +131,7 @@ async def test_a_resume_that_comes_late_still_gets_the_chat_in_seq_order(desk: D
         for i in range(3):  # the client is slow: these are sent before its resume arrives
             await tech_api.ok("POST", f"/chats/{chat['id']}/messages", 201,
                               json={"body": f"meanwhile {i}", "client_msg_id": f"m{i}"})
-        await asyncio.sleep(0.8)
+        await asyncio.sleep(0.6)  # past the old 0.5 s window, well inside the 2 s one
         await ws.send(json.dumps({"type": "resume", "chats": {str(chat["id"]): 2}}))
         seqs: list[int] = []
         while len(seqs) < 6:
