@@ -117,6 +117,8 @@ def _value_for_postgresql(element: ValueFor, compiler: SQLCompiler, **kw: Any) -
 
 @compiles(ValueFor)
 def _value_for_json(element: ValueFor, compiler: SQLCompiler, **kw: Any) -> str:
+    # Correct, but SQLite parses both lists again for every row: fine for a few pairs, quadratic for
+    # a batch (take_seqs therefore groups by count on SQLite instead of using this).
     keys, values = compiler.process(element.keys, **kw), compiler.process(element.values, **kw)
     return (f"(SELECT v.value FROM json_each({values}) AS v WHERE v.key = "
             f"(SELECT k.key FROM json_each({keys}) AS k WHERE k.value = {compiler.process(element.column, **kw)}))")
