@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,57 +13,27 @@ import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import IntegrityError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deskchat import __version__
 from deskchat.api import errors, ws
+from deskchat.api.middleware import BodyLimit, HeadersAndMetrics
 from deskchat.api.routes import admin, auth, canned, chats, ops, requests, web
 from deskchat.config import Settings, load_settings
 from deskchat.logging import configure
-from deskchat.metrics import HTTP_LATENCY, HTTP_REQUESTS, WEBSOCKETS
 from deskchat.ratelimit import MemoryRateLimiter, RateLimiter
 from deskchat.realtime.broker import Broker, make_broker
 from deskchat.realtime.hub import Hub
 from deskchat.services import chats as chat_service
 from deskchat.services import missed, presence
+from deskchat.services import ops as ops_service
 from deskchat.services.auth import Principal, ensure_first_admin
 from deskchat.services.context import Context
 from deskchat.storage.db import Database, upgrade
 
 log = structlog.get_logger()
 STATIC = Path(__file__).parent / "web" / "static"
-
-
-class HeadersAndMetrics:
-    """Security headers on every response, and request counts (pure ASGI: no body buffering)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            if scope["type"] == "websocket":
-                WEBSOCKETS.inc()
-                try:
-                    await self.app(scope, receive, send)
-                finally:
-                    WEBSOCKETS.dec()
-                return
-            await self.app(scope, receive, send)
-            return
-        started, method = time.perf_counter(), scope["method"]
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
-                message["headers"] = headers
-                HTTP_REQUESTS.labels(method, str(message["status"])).inc()
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-        HTTP_LATENCY.labels(method).observe(time.perf_counter() - started)
 
 
 async def _every(seconds: float, action: Any) -> None:
@@ -76,11 +45,11 @@ async def _every(seconds: float, action: Any) -> None:
             log.exception("periodic_task_failed")
 
 
-def _limiter(settings: Settings, broker: Broker) -> RateLimiter:
+def _limiter(broker: Broker, namespace: str) -> RateLimiter:
     redis = getattr(broker, "redis", None)
     if redis is not None:
         from deskchat.ratelimit import RedisRateLimiter
-        return RedisRateLimiter(redis)
+        return RedisRateLimiter(redis, namespace)
     return MemoryRateLimiter()
 
 
@@ -92,8 +61,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(upgrade, settings.database_url)
     db = Database(settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
                   pool_timeout=settings.db_pool_timeout_seconds)
-    broker = make_broker(settings)
-    ctx = Context(settings, db, broker, _limiter(settings, broker), secrets.token_hex(8))
+    namespace = f"{settings.redis_prefix}:{await ops_service.installation_id(db)}"
+    broker = make_broker(settings, namespace)
+    ctx = Context(settings, db, broker, _limiter(broker, namespace), secrets.token_hex(8))
     hub = Hub(lambda c, a, n: chat_service.fetch_after(ctx, c, a, n),
               lambda t, n: presence.socket_count_changed(ctx, t, n), settings.offline_grace_seconds)
     app.state.ctx, app.state.hub = ctx, hub
@@ -145,17 +115,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; ``settings`` default to the environment."""
     settings = settings or load_settings()
     configure(settings.log_format, settings.log_level)
-    app = FastAPI(title="deskchat", version=__version__, lifespan=lifespan,
-                  description="Live chat for IT service desks. The contract is API.md; "
-                              "the WebSocket protocol is described in docs/api.md.")
+    # Swagger UI and ReDoc served from the fastapi-offline package: no third-party script on our origin
+    app = FastAPIOffline(title="deskchat", version=__version__, lifespan=lifespan,
+                         description="Live chat for IT service desks. The contract is API.md; "
+                                     "the WebSocket protocol is described in docs/api.md.")
     app.state.settings = settings
     errors.install(app)
     for module in (auth, chats, requests, canned, admin, ops, web):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    if settings.allowed_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=True,
-                           allow_methods=["*"], allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"])
-    app.add_middleware(HeadersAndMetrics)
+    if settings.allowed_origins:  # the widget's calls carry a bearer token, never cookies
+        app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=False,
+                           allow_methods=["*"], allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadersAndMetrics, hsts=settings.cookie_secure)
     return app

@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from deskchat.config import Settings, load_settings
 from deskchat.domain.errors import DomainError
@@ -29,9 +30,20 @@ T = TypeVar("T")
 DEMO_PASSWORD = "deskchat-demo"
 
 
+def _settings() -> Settings:
+    """The settings, or a clear message and exit code 2 when one of them is wrong."""
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "DESKCHAT_" + "_".join(str(p) for p in error["loc"]).upper()
+            typer.secho(f"error: {name}: {error['msg']}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
 def _run(action: Callable[[Context], Awaitable[T]]) -> T:
     """Run one async action against the configured database (migrated first)."""
-    settings = load_settings()
+    settings = _settings()
     upgrade(settings.database_url)
 
     async def main() -> T:
@@ -54,7 +66,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "12
           port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
           workers: Annotated[int, typer.Option(help="Server processes (needs PostgreSQL and Redis).")] = 1) -> None:
     """Apply migrations and serve the app."""
-    settings = load_settings()
+    settings = _settings()
     refusal = check_workers(settings, workers)
     if refusal:
         typer.secho(refusal, fg=typer.colors.RED, err=True)
@@ -64,6 +76,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "12
                f"requests {base}/requests, API docs {base}/docs)")
     uvicorn.run("deskchat.app:create_app", factory=True, host=host, port=port, workers=workers,
                 ws_ping_interval=settings.ws_ping_interval_seconds, ws_ping_timeout=settings.ws_ping_interval_seconds,
+                ws_max_size=settings.ws_max_frame_bytes,
                 log_level=settings.log_level.lower(), access_log=False, proxy_headers=True,
                 # longer than a proxy's upstream keep-alive (nginx: 60 s), so the proxy closes idle
                 # connections first and never sends a request on one we are closing
@@ -86,7 +99,7 @@ def check_workers(settings: Settings, workers: int) -> str | None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration to the configured database."""
-    upgrade(load_settings().database_url)
+    upgrade(_settings().database_url)
     typer.echo("database is up to date")
 
 

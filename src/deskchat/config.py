@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
@@ -11,6 +12,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = structlog.get_logger()
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -39,14 +41,40 @@ class Settings(BaseSettings):
     offline_grace_seconds: float = 5.0
     ws_ping_interval_seconds: float = 20.0
     ws_send_queue_size: int = 1000
+    rate_limit_failed_logins_per_address_15min: int = 30
+    login_slowdown_seconds: float = Field(default=0.5, ge=0)
     cookie_secure: bool = False
     migrate_on_start: bool = True
+    # accounts and tokens
+    token_ttl_hours: float = Field(default=12.0, gt=0)
+    token_idle_minutes: float = Field(default=120.0, gt=0)
+    visitor_token_days: float = Field(default=7.0, gt=0)
+    password_checks_at_once: int = Field(default=2, ge=1)
+    password_checks_waiting: int = Field(default=64, ge=0)
+    # sizes and counts (the socket caps apply whatever rate_limit_enabled says)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    ws_max_frame_bytes: int = Field(default=128 * 1024, ge=1024)
+    ws_auth_frame_bytes: int = Field(default=4096, ge=256)
+    max_sockets_per_token: int = Field(default=10, ge=1)
+    max_unauthenticated_sockets: int = Field(default=1000, ge=1)
+    # operations
+    redis_prefix: str = Field(default="deskchat", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    metrics_token: str | None = None
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _exact_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin: list each one as scheme://host[:port] "
+                                 "('*' would let every site use the visitors' and technicians' sessions)")
         return value
 
     def resolved(self) -> Settings:

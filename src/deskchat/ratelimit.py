@@ -25,6 +25,9 @@ class RateLimiter(Protocol):
     async def peek(self, key: str, limit: int, window_seconds: int) -> int | None:
         """Like ``hit`` but counts nothing: is the limit already reached?"""
 
+    async def count(self, key: str, window_seconds: int) -> int:
+        """Hits counted in the current window."""
+
 
 def _retry_after(window: int, window_seconds: int, now: float) -> int:
     return max(1, math.ceil((window + 1) * window_seconds - now))
@@ -57,6 +60,10 @@ class MemoryRateLimiter:
             return _retry_after(window, window_seconds, now)
         return None
 
+    async def count(self, key: str, window_seconds: int) -> int:
+        """Hits counted in the current window."""
+        return self._counts.get((key, int(time.time() // window_seconds)), 0)
+
 
 class RedisRateLimiter:
     """Counters shared by every process through Redis (INCR with expiry).
@@ -65,8 +72,9 @@ class RedisRateLimiter:
     delay requests, and tries Redis again a few seconds later.
     """
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
+        self._prefix = prefix  # the installation's namespace: two installations on one Redis count apart
         self._fallback = MemoryRateLimiter()
         self._local_until = 0.0
 
@@ -96,7 +104,7 @@ class RedisRateLimiter:
         """Count one hit; None if allowed, else seconds until the window resets."""
         now = time.time()
         window = int(now // window_seconds)
-        answered, count = await self._ask(self._incr(f"deskchat:rl:{key}:{window}", window_seconds))
+        answered, count = await self._ask(self._incr(f"{self._prefix}:rl:{key}:{window}", window_seconds))
         if not answered:
             return await self._fallback.hit(key, limit, window_seconds)
         if count is not None and count > limit:
@@ -107,9 +115,17 @@ class RedisRateLimiter:
         """Like ``hit`` but counts nothing: is the limit already reached?"""
         now = time.time()
         window = int(now // window_seconds)
-        answered, count = await self._ask(self._get(f"deskchat:rl:{key}:{window}"))
+        answered, count = await self._ask(self._get(f"{self._prefix}:rl:{key}:{window}"))
         if not answered:
             return await self._fallback.peek(key, limit, window_seconds)
         if count is not None and count >= limit:
             return _retry_after(window, window_seconds, now)
         return None
+
+    async def count(self, key: str, window_seconds: int) -> int:
+        """Hits counted in the current window."""
+        window = int(time.time() // window_seconds)
+        answered, count = await self._ask(self._get(f"{self._prefix}:rl:{key}:{window}"))
+        if not answered:
+            return await self._fallback.count(key, window_seconds)
+        return count or 0

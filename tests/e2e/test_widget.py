@@ -45,8 +45,9 @@ def test_widget_on_another_origin_starts_a_chat(e2e_server: Server, new_page) ->
     expect(message(frame, "The built-in one.")).to_have_count(1)
     expect(message(frame, "Could you restart the VPN client?")).to_have_count(1)
 
-    # A reload of the host page resumes the same chat (the iframe's own storage, or, where the
-    # browser blocks third-party storage as this test browser does, the widget's copy).
+    # A reload of the host page resumes the same chat: from the iframe's own storage, or, where the
+    # browser blocks third-party storage as this test browser does, from the iframe's partitioned
+    # cookie (never from the host page).
     visitor.reload()
     visitor.get_by_role("button", name="Chat with us").click()
     frame = visitor.frame_locator("iframe[title='Chat with IT support']")

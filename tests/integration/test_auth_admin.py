@@ -140,17 +140,27 @@ async def test_admin_manages_technicians_roles_and_groups(desk: Desk) -> None:
     dana = await admin.ok("POST", "/technicians", 201, json={
         "name": "Dana", "email": email, "password": PASSWORD, "group_ids": [first["id"]]})
     assert dana == {"id": dana["id"], "name": "Dana", "email": email, "role": "technician",
-                    "group_ids": [first["id"]], "status": "offline", "online": False, "active_chats": 0}
-    dana_api = desk.api((await desk.api().ok("POST", "/auth/login", json={
-        "email": email, "password": PASSWORD}))["token"])
+                    "group_ids": [first["id"]], "status": "offline", "online": False, "active_chats": 0,
+                    "active": True}
+
+    async def dana_logs_in() -> Api:
+        return desk.api((await desk.api().ok("POST", "/auth/login", json={
+            "email": email, "password": PASSWORD}))["token"])
+
+    dana_api = await dana_logs_in()
     chat, _ = await desk.start_chat(second["id"])
     assert_problem(await dana_api.request("POST", f"/chats/{chat['id']}/pickup"), 403, "forbidden")
     moved = await admin.ok("PATCH", f"/technicians/{dana['id']}", json={"group_ids": [second["id"], first["id"]]})
     assert moved["group_ids"] == sorted([first["id"], second["id"]])
+    # a group change ends Dana's sessions (API.md, Accounts): she signs in again, with the new groups
+    assert_problem(await dana_api.request("GET", "/me"), 401, "unauthorized")
+    dana_api = await dana_logs_in()
     assert (await dana_api.ok("POST", f"/chats/{chat['id']}/pickup"))["owner_id"] == dana["id"]
     assert_problem(await dana_api.request("POST", "/groups", json={"name": unique("g")}), 403, "forbidden")
     promoted = await admin.ok("PATCH", f"/technicians/{dana['id']}", json={"role": "admin", "name": "Dana Admin"})
     assert (promoted["role"], promoted["name"]) == ("admin", "Dana Admin")
+    assert_problem(await dana_api.request("GET", "/me"), 401, "unauthorized")
+    dana_api = await dana_logs_in()
     await dana_api.ok("POST", "/groups", 201, json={"name": unique("by-dana")})
     await admin.ok("PATCH", f"/technicians/{dana['id']}", json={"password": "new-password-456"})
     assert_problem(await desk.api().request("POST", "/auth/login", json={"email": email, "password": PASSWORD}),

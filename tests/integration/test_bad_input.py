@@ -362,3 +362,71 @@ async def test_no_input_gets_a_5xx(scene: Scene) -> None:
                                                           headers={"content-type": content_type})
                 assert 400 <= response.status_code < 500, (method, path, raw[:40], response.status_code)
                 assert_problem(response, response.status_code, case=(method, path, raw[:40]))
+
+
+# -- nulls, encodings and odd headers (issue 7) ----------------------------------------
+
+async def test_null_for_a_field_that_cannot_be_null_is_422(scene: Scene) -> None:
+    """PATCH /settings with nulls was a 500; null is refused wherever it cannot mean "clear this"."""
+    chat, _ = await scene.desk.start_chat(scene.group["id"], "Null or not")
+    await scene.tech_api.ok("POST", f"/chats/{chat['id']}/pickup")
+    request = await scene.tech_api.ok("POST", f"/chats/{chat['id']}/request", 201)
+    canned = await scene.tech_api.ok("POST", "/canned-messages", 201, json={"title": "Hi", "body": "Hello"})
+    admin = scene.desk.admin
+    patches: list[tuple[Api, str, list[str]]] = [
+        (admin, "/settings", ["missed_chat_conversion", "missed_chat_timeout_seconds"]),
+        (admin, f"/groups/{scene.group['id']}", ["name", "description"]),
+        (admin, f"/technicians/{scene.tech['id']}", ["name", "email", "password", "role", "group_ids", "active"]),
+        (admin, f"/requests/{request['id']}", ["subject", "status"]),
+        (scene.tech_api, f"/canned-messages/{canned['id']}", ["title", "body", "category", "scope"]),
+    ]
+    async with scene.unchanged():
+        for api, path, fields in patches:
+            for payload in [*({name: None} for name in fields), dict.fromkeys(fields)]:
+                await scene.refused(api, "PATCH", path, 422, "validation_error", json=payload)
+            await api.ok("PATCH", path, json={})  # nothing to change is a no-op (PATCH /settings {} was a 500 too)
+    assert await scene.tech_api.ok("GET", f"/canned-messages/{canned['id']}") == canned
+    assert await admin.ok("GET", f"/requests/{request['id']}") == request
+
+
+ENCODINGS = ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "latin-1"]  # utf-8-sig: a byte-order mark
+
+
+async def test_json_that_is_not_plain_utf8_is_refused(scene: Scene) -> None:
+    """A body after a byte-order mark was a 500 and a UTF-16 one dropped the connection, or was read anyway."""
+    chat_id, group_id = scene.chat["id"], scene.group["id"]
+    calls: list[tuple[Api, str, str, Any]] = [
+        (scene.visitor, "POST", f"/chats/{chat_id}/messages", {"body": "encodé", "client_msg_id": "enc"}),
+        (scene.desk.admin, "PATCH", "/settings", {"missed_chat_timeout_seconds": 777}),
+        (scene.desk.admin, "POST", "/groups", {"name": unique("encodé")}),
+        (scene.desk.api(), "POST", "/chats", {"group_id": group_id, "name": "Zoë", "email": "zoe@example.com",
+                                             "message": "encodé"}),
+    ]
+    async with scene.unchanged():
+        for api, method, path, payload in calls:
+            text = json.dumps(payload, ensure_ascii=False)
+            for encoding in ENCODINGS:
+                if text.encode(encoding) != text.encode():  # latin-1 of ASCII-only text is UTF-8 already
+                    await scene.refused(api, method, path, 422, "validation_error", content=text.encode(encoding),
+                                        headers={"content-type": "application/json"})
+            for charset, encoding in (("utf-16", "utf-16"), ("latin-1", "utf-8"), ("utf-8-sig", "utf-8")):
+                await scene.refused(api, method, path, 415, "unsupported_media_type", content=text.encode(encoding),
+                                    headers={"content-type": f"application/json; charset={charset}"})
+    utf8 = json.dumps({"body": "é ok", "client_msg_id": "u8"}, ensure_ascii=False).encode()
+    sent = await scene.visitor.ok("POST", f"/chats/{chat_id}/messages", 201, content=utf8,
+                                  headers={"content-type": "application/json; charset=UTF-8"})
+    assert sent["body"] == "é ok"
+
+
+async def test_a_csrf_header_that_is_not_ascii_is_403(scene: Scene) -> None:
+    """Header bytes can be anything: comparing a non-ASCII CSRF token was a 500."""
+    browser = httpx.AsyncClient(base_url=scene.desk.base_url + "/api/v1")
+    try:
+        login = await browser.post("/auth/login", json={"email": scene.tech["email"], "password": "password-123"})
+        assert login.status_code == 200
+        async with scene.unchanged():
+            for sent in ("é".encode("latin-1"), b"\xff\xfe", (browser.cookies["csrf_token"] + "é").encode("latin-1")):
+                response = await browser.put("/me/status", json={"status": "away"}, headers={"X-CSRF-Token": sent})
+                assert_problem(response, 403, "forbidden", sent)
+    finally:
+        await browser.aclose()

@@ -116,8 +116,10 @@ def test_both_apps_share_the_database_redis_and_secret_key(compose: dict[str, An
     assert one["DESKCHAT_REDIS_URL"].startswith("redis://redis:6379")
     # the key is required from the operator (no default that every installation would share)
     assert re.fullmatch(r"\$\{DESKCHAT_SECRET_KEY:\?[^}]+\}", one["DESKCHAT_SECRET_KEY"])
-    # client addresses come through nginx's X-Forwarded-For, or every user shares the proxy's rate limits
-    assert one["FORWARDED_ALLOW_IPS"]
+    # client addresses come through nginx's X-Forwarded-For, or every user shares the proxy's rate limits;
+    # trusted from nginx alone, or a client could name its own address and escape the per-address limits
+    nginx_address = compose["services"]["nginx"]["networks"]["default"]["ipv4_address"]
+    assert one["FORWARDED_ALLOW_IPS"] == nginx_address and "*" not in one["FORWARDED_ALLOW_IPS"]
 
 
 def test_every_service_has_a_healthcheck_and_the_apps_check_readiness(compose: dict[str, Any]) -> None:

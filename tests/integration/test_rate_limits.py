@@ -15,11 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.client import Api, Desk, open_desk
+from tests.support.client import Api, Desk, open_desk, unique
 from tests.support.server import Server, sqlite_server
 
 pytestmark = pytest.mark.anyio
 LIMIT = 3
+ADDRESS_LIMIT = 8  # failed logins per client address, whatever the emails
+SLOWDOWN = 0.2  # seconds added per failure of an address after its first few
 PASSWORD = "password-123"
 
 
@@ -27,7 +29,9 @@ PASSWORD = "password-123"
 def limited_server() -> Iterator[Server]:
     env = {"DESKCHAT_RATE_LIMIT_ENABLED": "true", "DESKCHAT_RATE_LIMIT_NEW_CHATS_PER_MINUTE": str(LIMIT),
            "DESKCHAT_RATE_LIMIT_MESSAGES_PER_10S": str(LIMIT),
-           "DESKCHAT_RATE_LIMIT_FAILED_LOGINS_PER_15MIN": str(LIMIT)}
+           "DESKCHAT_RATE_LIMIT_FAILED_LOGINS_PER_15MIN": str(LIMIT),
+           "DESKCHAT_RATE_LIMIT_FAILED_LOGINS_PER_ADDRESS_15MIN": str(ADDRESS_LIMIT),
+           "DESKCHAT_LOGIN_SLOWDOWN_SECONDS": str(SLOWDOWN)}
     with sqlite_server(env) as srv:
         yield srv
 
@@ -168,3 +172,59 @@ async def test_failed_logins_sent_all_at_once_are_limited_too(desk: Desk) -> Non
     assert statuses == [401] * LIMIT + [429] * (3 * LIMIT), statuses  # no more guesses checked than the limit
     assert_rate_limited(await client.request("POST", "/auth/login", json={"email": tech["email"],
                                                                           "password": PASSWORD}), 15 * 60)
+
+
+async def failed_login(client: Api, email: str, headers: dict[str, str]) -> httpx.Response:
+    return await client.request("POST", "/auth/login", headers=headers, json={"email": email, "password": "guess-1"})
+
+
+async def test_a_guesser_never_locks_the_real_user_out(desk: Desk) -> None:
+    group = await desk.group()
+    victim, _, _ = await desk.technician([group["id"]], online=False)
+    client, guesser, other_guesser, victims_pc = desk.api(), address(), address(), address()
+    window = await window_with_room(15 * 60, 30)
+    for _ in range(LIMIT):
+        assert (await failed_login(client, victim["email"], guesser)).status_code == 401
+    assert (await failed_login(client, victim["email"], other_guesser)).status_code == 401
+    right = {"email": victim["email"], "password": PASSWORD}
+    assert_rate_limited(await client.request("POST", "/auth/login", headers=guesser, json=right), 15 * 60)
+    # another address that guessed this account too is refused now that the account is under attack
+    assert_rate_limited(await failed_login(client, victim["email"], other_guesser), 15 * 60)
+    # the real user, from an address that has not failed, signs in
+    await client.ok("POST", "/auth/login", headers=victims_pc, json=right)
+    still_in(window, 15 * 60)
+
+
+async def test_one_address_spraying_many_emails_is_slowed_down_then_refused(desk: Desk) -> None:
+    client, sprayer = desk.api(), address()
+    window = await window_with_room(15 * 60, 60)
+    took = []
+    for i in range(ADDRESS_LIMIT):
+        started = time.monotonic()
+        response = await failed_login(client, f"{unique(f'nobody{i}')}@example.com", sprayer)
+        took.append(time.monotonic() - started)
+        assert response.status_code == 401, response.text
+    # after the first few failures each attempt waits longer (lower bounds only: a busy machine is slower)
+    assert took[-1] >= SLOWDOWN * (ADDRESS_LIMIT - 1 - 3) * 0.9, took
+    refused = await failed_login(client, f"{unique('fresh')}@example.com", sprayer)
+    assert_rate_limited(refused, 15 * 60)
+    still_in(window, 15 * 60)
+
+
+async def test_typing_notices_are_rate_limited_like_messages(desk: Desk) -> None:
+    group = await desk.group()
+    _, tech, _ = await desk.technician([group["id"]], online=False)
+    response = await start(desk.api(), group["id"], address())
+    chat_id, token = response.json()["chat"]["id"], response.json()["visitor_token"]
+    await tech.ok("POST", f"/chats/{chat_id}/pickup")
+    sock = await desk.socket(token, resume={chat_id: 0})
+    await sock.wait_for(lambda f: f["type"] == "chat")
+    window = await window_with_room(10, 4)
+    for _ in range(LIMIT + 1):
+        await sock.send({"type": "typing", "chat_id": chat_id})
+    error = await sock.wait_for(lambda f: f["type"] == "error")
+    assert error["error"]["type"] == "rate_limited" and 1 <= error["error"]["retry_after"] <= 10
+    still_in(window, 10)
+    start_at = len(sock.frames)
+    await sock.send({"type": "ping"})
+    await sock.wait_for(lambda f: f["type"] == "pong", start=start_at)  # still connected

@@ -200,7 +200,8 @@ async def test_a_lost_publish_is_made_good_while_subscribers_stay_connected() ->
         heard.append({"resynced": True})
 
     with RedisServer() as redis:
-        sender, receiver = RedisBroker(redis.url), RedisBroker(redis.url)
+        channel = "deskchat-test:events"
+        sender, receiver = RedisBroker(redis.url, channel), RedisBroker(redis.url, channel)
         await receiver.start(hub, resynced)
         await sender.start(hub, None)
         try:

@@ -48,7 +48,8 @@ def cluster_env(redis: RedisServer) -> dict[str, str]:
     # Rate limits on, as in production (failed logins at the default; the tests start many chats from one address).
     return {"DESKCHAT_REDIS_URL": redis.url, "DESKCHAT_PRESENCE_TTL_SECONDS": str(PRESENCE_TTL),
             "DESKCHAT_RATE_LIMIT_ENABLED": "true", "DESKCHAT_RATE_LIMIT_NEW_CHATS_PER_MINUTE": "100000",
-            "DESKCHAT_RATE_LIMIT_MESSAGES_PER_10S": "100000"}
+            "DESKCHAT_RATE_LIMIT_MESSAGES_PER_10S": "100000",
+            "DESKCHAT_LOGIN_SLOWDOWN_SECONDS": "0"}  # the slowdown of guessers is tested in test_rate_limits
 
 
 def start_all(servers: list[Server]) -> None:

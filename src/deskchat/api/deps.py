@@ -39,7 +39,8 @@ async def get_principal(request: Request, ctx: Annotated[Context, Depends(get_ct
         if token and request.method not in SAFE_METHODS:
             expected = request.cookies.get(CSRF_COOKIE, "")
             sent = request.headers.get(CSRF_HEADER, "")
-            if not expected or not hmac.compare_digest(expected, sent):
+            # as bytes: compare_digest refuses non-ASCII str (a 500), and header bytes may be anything
+            if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
                 raise Forbidden("The X-CSRF-Token header is missing or wrong.")
     return await auth.authenticate(ctx, token)
 

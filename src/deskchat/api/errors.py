@@ -51,7 +51,7 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 400:  # a body FastAPI could not decode (bad UTF-8, nesting too deep): malformed input
+    if exc.status_code in (400, 422):  # a body that could not be decoded (not UTF-8, nesting too deep): malformed
         return problem_response({"type": "validation_error", "title": "Validation error", "status": 422,
                                  "detail": "The request body could not be read.", "errors": {"body": str(exc.detail)}})
     code = _HTTP_CODES.get(exc.status_code, "error")

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 GroupName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
@@ -43,6 +54,28 @@ class In(BaseModel):
     @classmethod
     def _storable(cls, value: Any) -> Any:
         return storable(value)
+
+
+def _no_default(schema: JsonDict) -> None:
+    schema.pop("default", None)
+
+
+V = TypeVar("V")
+# A PATCH field that may be left out (kept as it is) but not sent as null: OpenAPI shows it as not nullable.
+Keep = Annotated[V | SkipJsonSchema[None], Field(json_schema_extra=_no_default)]
+
+
+class Patch(In):
+    """A PATCH body: a field left out stays as it is; null is refused except for the ``nullable`` fields."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_only_where_allowed(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.nullable:
+            raise ValueError("may not be null (leave the field out to keep its value)")
+        return value
 
 
 class LoginIn(In):
@@ -93,12 +126,13 @@ class TechnicianIn(In):
     group_ids: list[Id] = Field(default_factory=list)
 
 
-class TechnicianPatch(In):
-    name: Name | None = None
-    email: Email | None = None
-    password: Password | None = None
-    role: Literal["technician", "admin"] | None = None
-    group_ids: list[Id] | None = None
+class TechnicianPatch(Patch):
+    name: Keep[Name] = None
+    email: Keep[Email] = None
+    password: Keep[Password] = None
+    role: Keep[Literal["technician", "admin"]] = None
+    group_ids: Keep[list[Id]] = None
+    active: Keep[bool] = None
 
 
 class GroupIn(In):
@@ -106,19 +140,21 @@ class GroupIn(In):
     description: Annotated[str, StringConstraints(max_length=1000)] = ""
 
 
-class GroupPatch(In):
-    name: GroupName | None = None
-    description: Annotated[str, StringConstraints(max_length=1000)] | None = None
+class GroupPatch(Patch):
+    name: Keep[GroupName] = None
+    description: Keep[Annotated[str, StringConstraints(max_length=1000)]] = None
 
 
-class SettingsPatch(In):
-    missed_chat_conversion: bool | None = None
-    missed_chat_timeout_seconds: Annotated[int, Field(ge=10, le=86_400)] | None = None
+class SettingsPatch(Patch):
+    missed_chat_conversion: Keep[bool] = None
+    missed_chat_timeout_seconds: Keep[Annotated[int, Field(ge=10, le=86_400)]] = None
 
 
-class RequestPatch(In):
-    subject: Name | None = None
-    status: Literal["open", "resolved", "closed"] | None = None
+class RequestPatch(Patch):
+    nullable = frozenset({"technician_id"})  # null unassigns
+
+    subject: Keep[Name] = None
+    status: Keep[Literal["open", "resolved", "closed"]] = None
     technician_id: Id | None = None
 
 
@@ -131,12 +167,14 @@ class CannedIn(In):
     group_id: Id | None = None
 
 
-class CannedPatch(In):
-    title: Name | None = None
-    body: Body | None = None
+class CannedPatch(Patch):
+    nullable = frozenset({"shortcut", "group_id"})  # null removes the shortcut, or the group
+
+    title: Keep[Name] = None
+    body: Keep[Body] = None
     shortcut: Shortcut | None = None
-    category: GroupName | None = None
-    scope: Literal["global", "group", "personal"] | None = None
+    category: Keep[GroupName] = None
+    scope: Keep[Literal["global", "group", "personal"]] = None
     group_id: Id | None = None
 
 
@@ -203,6 +241,7 @@ class TechnicianOut(Out):
     status: Literal["online", "away", "offline"]
     online: bool
     active_chats: int
+    active: bool
 
 
 class GroupOut(Out):

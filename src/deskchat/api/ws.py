@@ -11,7 +11,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from deskchat.api.deps import SESSION_COOKIE
-from deskchat.domain.errors import DomainError, Overloaded, Unauthorized, ValidationFailed
+from deskchat.domain.errors import DomainError, Overloaded, RateLimited, Unauthorized, ValidationFailed
 from deskchat.realtime import protocol
 from deskchat.realtime.hub import CLOSE_POLICY, CLOSE_TOO_SLOW, Hub, Socket
 from deskchat.services import auth, chats
@@ -24,6 +24,7 @@ AUTH_TIMEOUT = 10.0
 # Live messages wait for the client's first frame after hello (its resume, or a ping when it has
 # nothing to resume), at most this long: long enough for a resume to get through a busy server.
 RESUME_WINDOW = 2.0
+CLOSE_TOO_BIG = 1009
 
 
 def origin_allowed(websocket: WebSocket, ctx: Context) -> bool:
@@ -46,6 +47,9 @@ def _error(problem: dict[str, Any], client_msg_id: str | None = None) -> dict[st
 async def _first_frame_auth(websocket: WebSocket, ctx: Context) -> Principal | None:
     try:
         text = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT)
+        if len(text) > ctx.settings.ws_auth_frame_bytes:  # characters: at least as many bytes
+            await websocket.close(CLOSE_TOO_BIG, "frame too large before authentication")
+            return None
         command = protocol.parse_frame(text)
         if not isinstance(command, protocol.Auth):
             raise Unauthorized("Authenticate first with an auth frame.")
@@ -59,6 +63,18 @@ async def _first_frame_auth(websocket: WebSocket, ctx: Context) -> Principal | N
         return None
 
 
+async def _authenticate(websocket: WebSocket, ctx: Context, hub: Hub, cookie: str | None) -> Principal | None:
+    """The session cookie's caller, or the auth frame's; counted among this process's unauthenticated sockets."""
+    hub.unauthenticated += 1
+    try:
+        if cookie:
+            with contextlib.suppress(Unauthorized):
+                return await auth.authenticate(ctx, cookie)
+        return await _first_frame_auth(websocket, ctx)
+    finally:
+        hub.unauthenticated -= 1
+
+
 @router.websocket("/api/v1/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
     """Live events for a technician (cookie or token) or a requester (visitor token)."""
@@ -68,21 +84,14 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if cookie and not origin_allowed(websocket, ctx):
         await websocket.close(CLOSE_POLICY)  # before accept: the handshake gets HTTP 403
         return
+    if hub.unauthenticated >= ctx.settings.max_unauthenticated_sockets:
+        await websocket.close(CLOSE_TOO_SLOW)  # a flood of sockets that never authenticate: refused unopened
+        return
     await websocket.accept()
     try:
-        principal = None
-        if cookie:
-            try:
-                principal = await auth.authenticate(ctx, cookie)
-            except Overloaded:
-                raise
-            except DomainError:
-                pass
-        if principal is None:
-            principal = await _first_frame_auth(websocket, ctx)
-            if principal is None:
-                return
-        await _serve(websocket, ctx, hub, principal)
+        principal = await _authenticate(websocket, ctx, hub, cookie)
+        if principal is not None:
+            await _serve(websocket, ctx, hub, principal)
     except Overloaded as exc:  # no database connection came free: come back and resume (1013 "try again later")
         with contextlib.suppress(Exception):
             await websocket.send_json(_error(exc.problem()))
@@ -92,9 +101,15 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 async def _serve(websocket: WebSocket, ctx: Context, hub: Hub, principal: Principal) -> None:
     sock = Socket(websocket, principal.actor, principal.token_id, ctx.settings.ws_send_queue_size)
     hello = {"type": "hello", "data": await auth.me(ctx, principal)}
+    if hub.sockets_of_token(principal.token_id) >= ctx.settings.max_sockets_per_token:
+        await websocket.send_json(_error(RateLimited("Too many open sockets for this token; close one first.",
+                                                     retry_after=5).problem()))
+        await websocket.close(CLOSE_TOO_SLOW, "too many sockets for this token")
+        return
     writer = asyncio.create_task(sock.run_writer())
     sock.enqueue(hello)  # first, before any event
-    await hub.register(sock)
+    await hub.register(sock)  # right after the count above, with no await between: the cap holds
+    expiry = _close_at_expiry(sock, principal, ctx)
     try:
         for alert in await chats.waiting_alerts(ctx, principal):
             sock.enqueue({"type": "alert", "data": alert})
@@ -102,11 +117,39 @@ async def _serve(websocket: WebSocket, ctx: Context, hub: Hub, principal: Princi
     except WebSocketDisconnect:
         pass
     finally:
+        if expiry is not None:
+            expiry.cancel()
         await hub.unregister(sock)
         sock.close_soon()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(writer, 1.0)
         writer.cancel()
+
+
+def _close_at_expiry(sock: Socket, principal: Principal, ctx: Context) -> asyncio.TimerHandle | None:
+    """A technician's socket closes (1008) when the token's absolute lifetime ends."""
+    if principal.expires_at is None:
+        return None
+    seconds = max(0.0, (principal.expires_at - ctx.clock()).total_seconds())
+    return asyncio.get_running_loop().call_later(seconds, _refuse, sock, Unauthorized(
+        "The session expired; log in again."))
+
+
+def _refuse(sock: Socket, exc: DomainError) -> None:
+    """The token no longer works: say why and close with 1008, so the client does not retry with it."""
+    sock.enqueue(_error(exc.problem()))
+    sock.close_soon(CLOSE_POLICY, "token no longer valid")
+
+
+async def _current(ctx: Context, sock: Socket, principal: Principal) -> Principal | None:
+    """The caller as stored now (rights follow the account at every frame), or None once cut off."""
+    try:
+        fresh = await auth.refresh(ctx, principal)
+    except Unauthorized as exc:
+        _refuse(sock, exc)
+        return None
+    sock.actor = fresh.actor
+    return fresh
 
 
 async def _receive_loop(websocket: WebSocket, ctx: Context, hub: Hub, sock: Socket, principal: Principal) -> None:
@@ -116,11 +159,19 @@ async def _receive_loop(websocket: WebSocket, ctx: Context, hub: Hub, sock: Sock
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
+        text = message.get("text")
+        if text is not None and len(text) > ctx.settings.ws_max_frame_bytes:
+            sock.close_soon(CLOSE_TOO_BIG, "frame too large")
+            return
         try:
-            command = protocol.parse_frame(message.get("text"))
-        except ValidationFailed as exc:
+            command = protocol.parse_frame(text)
+            current = await _current(ctx, sock, principal)
+        except (ValidationFailed, Overloaded) as exc:
             sock.enqueue(_error(exc.problem()))
             continue
+        if current is None:
+            return
+        principal = current
         await _dispatch(ctx, hub, sock, principal, command)
         if sock.holding:  # the first frame, a resume or not, is handled: live messages flow now
             release.cancel()

@@ -77,3 +77,7 @@ class ValidationFailed(DomainError):
 
 class RateLimited(DomainError):
     code, status, title = "rate_limited", 429, "Too many requests"
+
+
+class PayloadTooLarge(DomainError):
+    code, status, title = "payload_too_large", 413, "Payload too large"

@@ -36,6 +36,7 @@ class Technician:
     role: Role
     status: Status = Status.OFFLINE
     group_ids: frozenset[int] = field(default_factory=frozenset)
+    active: bool = True  # a deactivated technician cannot sign in but keeps their name on history
 
     @property
     def is_admin(self) -> bool:

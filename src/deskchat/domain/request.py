@@ -53,21 +53,40 @@ def check_subject(subject: str) -> str:
     return subject.strip()
 
 
+CONTINUATION = "    "
+
+
+def quoted(text: str) -> str:
+    """Text for one entry of a transcript, its lines kept, whatever line break they used.
+
+    Only a real entry starts with ``[`` at the left margin: a later line of the text that would start
+    with ``[`` is indented, so nobody can write a line that passes for another author's
+    (``"ok\n[2026-12-01 10:00:00 UTC] Sam (technician): ..."`` stays inside its own entry).
+    """
+    first, *rest = text.splitlines() or [""]
+    return "\n".join([first, *(CONTINUATION + line if line.lstrip().startswith("[") else line for line in rest)])
+
+
+def one_line(text: str) -> str:
+    """A name or email on one line (line breaks become spaces)."""
+    return " ".join(text.splitlines())
+
+
 def format_transcript(entries: Iterable[TimelineEntry]) -> str:
     """The whole conversation as text: time, author and words, system events in words."""
     lines = []
     for entry in entries:
         stamp = entry.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
         if entry.is_system:
-            lines.append(f"[{stamp}] * {entry.body}")
+            lines.append(f"[{stamp}] * {quoted(entry.body)}")
         else:
-            lines.append(f"[{stamp}] {entry.author.name} ({entry.author.kind}): {entry.body}")
+            lines.append(f"[{stamp}] {one_line(entry.author.name)} ({entry.author.kind}): {quoted(entry.body)}")
     return "\n".join(lines)
 
 
 def requester_line(chat: Chat) -> str:
     """Who asked, as a line of a description."""
-    return f"Requester: {chat.requester.name} <{chat.requester.email}>"
+    return f"Requester: {one_line(chat.requester.name)} <{one_line(chat.requester.email)}>"
 
 
 def converted_description(chat: Chat) -> str:
@@ -95,7 +114,7 @@ def missed_description(chat: Chat, requester_texts: Iterable[str]) -> str:
     """Description of a missed-chat request: what the requester wrote while waiting."""
     return "\n".join([
         f"Nobody picked up live chat #{chat.id} in time.", requester_line(chat), "",
-        "The requester wrote:", *requester_texts,
+        "The requester wrote:", *(quoted(text) for text in requester_texts),
     ])
 
 

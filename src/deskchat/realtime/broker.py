@@ -63,9 +63,9 @@ class MemoryBroker:
                 await self._task
 
 
-def make_broker(settings: Any) -> Broker:
-    """Redis pub/sub when ``DESKCHAT_REDIS_URL`` is set, else in memory."""
+def make_broker(settings: Any, namespace: str = "deskchat") -> Broker:
+    """Redis pub/sub when ``DESKCHAT_REDIS_URL`` is set, else in memory; ``namespace`` prefixes every channel."""
     if settings.redis_url:
         from deskchat.realtime.redis_broker import RedisBroker
-        return RedisBroker(settings.redis_url)
+        return RedisBroker(settings.redis_url, f"{namespace}:events")
     return MemoryBroker()

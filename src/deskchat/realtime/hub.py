@@ -103,6 +103,8 @@ class Hub:
         self._technicians: dict[int, set[Socket]] = {}
         self._requesters: dict[int, set[Socket]] = {}
         self._going_offline: dict[int, asyncio.TimerHandle] = {}
+        self._by_token: dict[int, set[Socket]] = {}
+        self.unauthenticated = 0  # sockets accepted that have not authenticated yet (capped)
 
     def sockets(self) -> list[Socket]:
         """Every live socket of this process."""
@@ -116,6 +118,10 @@ class Hub:
         """Technicians this process keeps present: a live socket here, or gone less than the grace ago."""
         return set(self._technicians) | set(self._going_offline)
 
+    def sockets_of_token(self, token_id: int) -> int:
+        """How many live sockets of this process use a token."""
+        return len(self._by_token.get(token_id, ()))
+
     def _index(self, actor: Actor) -> dict[int, set[Socket]]:
         return self._technicians if isinstance(actor, Technician) else self._requesters
 
@@ -123,6 +129,7 @@ class Hub:
         """A socket authenticated."""
         group = self._index(sock.actor).setdefault(sock.actor.id, set())
         group.add(sock)
+        self._by_token.setdefault(sock.token_id, set()).add(sock)
         pending = self._going_offline.pop(sock.actor.id, None) if sock.is_technician else None
         if pending is not None:
             pending.cancel()  # back within the grace period: presence never changed
@@ -132,6 +139,10 @@ class Hub:
     async def unregister(self, sock: Socket) -> None:
         """A socket closed."""
         sock.closed = True
+        same_token = self._by_token.get(sock.token_id, set())
+        same_token.discard(sock)
+        if not same_token:
+            self._by_token.pop(sock.token_id, None)
         index = self._index(sock.actor)
         group = index.get(sock.actor.id, set())
         group.discard(sock)
@@ -226,17 +237,24 @@ class Hub:
 
     async def _control(self, control: str, event: Event) -> None:
         if control == "close_token":
-            for sock in self.sockets():
-                if sock.token_id == event["token_id"]:
-                    sock.enqueue({"type": "error", "error": {
-                        "type": "unauthorized", "title": "Unauthorized", "status": 401,
-                        "detail": "You logged out."}})
-                    sock.close_soon(CLOSE_POLICY, "logged out")  # 1008: do not reconnect with this token
+            for sock in list(self._by_token.get(event["token_id"], ())):
+                _cut_off(sock, "You logged out.", "logged out")
+        elif control == "close_technician":  # revoked: password, role or groups changed, or deactivated
+            for sock in list(self._technicians.get(event["technician_id"], ())):
+                if sock.token_id != event.get("except_token_id"):
+                    _cut_off(sock, "Your account changed; sign in again.", "account changed")
         elif control == "technician_changed":
             for sock in self._technicians.get(event["technician"]["id"], set()):
                 sock.actor = technician_from(event["technician"])
         elif control == "resync":  # some process failed to publish: re-read what our sockets missed
             await self.resync()
+
+
+def _cut_off(sock: Socket, detail: str, reason: str) -> None:
+    """Tell a socket its token no longer works and close it with 1008 (do not reconnect with it)."""
+    sock.enqueue({"type": "error", "error": {"type": "unauthorized", "title": "Unauthorized", "status": 401,
+                                             "detail": detail}})
+    sock.close_soon(CLOSE_POLICY, reason)
 
 
 def encode(frame: dict[str, Any]) -> str:
@@ -252,4 +270,4 @@ def message_frame(message: dict[str, Any]) -> dict[str, Any]:
 def technician_from(data: dict[str, Any]) -> Technician:
     """Rebuild a technician from its JSON form (as sent between processes)."""
     return Technician(data["id"], data["name"], data["email"], Role(data["role"]), Status(data["status"]),
-                      frozenset(data["group_ids"]))
+                      frozenset(data["group_ids"]), bool(data.get("active", True)))

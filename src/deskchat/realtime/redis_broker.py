@@ -1,5 +1,8 @@
 """Redis pub/sub broker: every process publishes to one channel and hands what it hears to its hub.
 
+The channel is named after the installation (``<DESKCHAT_REDIS_PREFIX>:<installation id>:events``), so
+two installations sharing one Redis (staging and production, two departments) never hear each other.
+
 Redis is a wake-up, not the truth. Publishing never makes a request wait for Redis: events go to an
 outbox that one task sends, in order, in pipelined batches. While Redis is away (or hung), that task
 drops what it cannot send (the writes are committed already) and backs off, and the subscriber
@@ -33,7 +36,6 @@ from redis.exceptions import RedisError
 from deskchat.realtime.broker import Event, Handler
 
 log = structlog.get_logger()
-CHANNEL = "deskchat:events"
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
 SILENCE_PING = 5.0  # seconds without traffic before the subscriber pings Redis
@@ -46,7 +48,7 @@ BATCH = 500
 class RedisBroker:
     """Events cross processes through Redis pub/sub."""
 
-    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+    def __init__(self, url: str, channel: str) -> None:
         self.redis: Redis = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5,
                                            retry=Retry(NoBackoff(), 1))
         self._subscriber: Redis = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=None,

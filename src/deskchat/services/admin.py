@@ -10,9 +10,9 @@ from sqlalchemy import and_, true
 from sqlalchemy.exc import IntegrityError
 
 from deskchat.domain.errors import Conflict, InvalidState, NotFound, ValidationFailed
-from deskchat.domain.people import Role, Technician
+from deskchat.domain.people import Role, Status, Technician
 from deskchat.services import common
-from deskchat.services.auth import Principal, hash_password
+from deskchat.services.auth import Principal, hash_password_gated
 from deskchat.services.context import Context, reading, unit_of_work
 from deskchat.services.views import group_view, page, technician_view
 from deskchat.storage import chats, people
@@ -85,7 +85,7 @@ async def create_technician(ctx: Context, principal: Principal | None, *, name: 
     """Admins add technicians (``principal`` None: the command line)."""
     if principal is not None:
         principal.admin()
-    password_hash = await hash_password(password)
+    password_hash = await hash_password_gated(ctx, password)
     async with unit_of_work(ctx) as uow:
         if await people.email_taken(uow.conn, email):
             raise _email_taken()
@@ -100,27 +100,45 @@ async def create_technician(ctx: Context, principal: Principal | None, *, name: 
 
 async def update_technician(ctx: Context, principal: Principal, tech_id: int,
                             changes: dict[str, Any]) -> dict[str, Any]:
-    """Admins change a technician's name, email, password, role or groups."""
-    principal.admin()
-    password_hash = await hash_password(changes["password"]) if changes.get("password") else None
+    """Admins change a technician's name, email, password, role, groups, or deactivate them.
+
+    A password, role or group change, and a deactivation, cut the technician off: their tokens are
+    revoked (but the admin's own, when admins change themselves) and their sockets closed (1008).
+    """
+    admin = principal.admin()
+    if changes.get("active") is False and tech_id == admin.id:
+        raise ValidationFailed("You cannot deactivate your own account.", errors={"active": "your own account"})
+    password_hash = await hash_password_gated(ctx, changes["password"]) if changes.get("password") else None
     async with unit_of_work(ctx) as uow:
-        await common.load_target(uow.conn, tech_id)
-        values: dict[str, Any] = {k: changes[k] for k in ("name", "role") if k in changes}
+        before = await common.load_target(uow.conn, tech_id)
+        values: dict[str, Any] = {k: changes[k] for k in ("name", "role", "active") if k in changes}
         if "email" in changes:
             if await people.email_taken(uow.conn, changes["email"], except_id=tech_id):
                 raise _email_taken()
             values["email"] = changes["email"].lower()
         if password_hash:
             values["password_hash"] = password_hash
+        if changes.get("active") is False:
+            values["status"] = Status.OFFLINE.value
         with _unique(_email_taken):
             await people.update_technician(uow.conn, tech_id, values)
         if "group_ids" in changes:
             await _check_groups(uow.conn, changes["group_ids"])
             await people.set_groups(uow.conn, tech_id, changes["group_ids"])
         tech = await common.load_target(uow.conn, tech_id)
+        if _cuts_off(before, tech, password_changed=password_hash is not None):
+            keep = principal.token_id if tech_id == admin.id else None
+            await people.revoke_technician_tokens(uow.conn, tech_id, uow.now, keep_token_id=keep)
+            uow.control("close_technician", technician_id=tech_id, except_token_id=keep)
         view = (await technician_views(ctx, uow.conn, [tech]))[0]
         uow.control("technician_changed", technician=view)
     return view
+
+
+def _cuts_off(before: Technician, after: Technician, *, password_changed: bool) -> bool:
+    """Changes after which the technician's sessions must end: they sign in again with their new rights."""
+    return (password_changed or before.role is not after.role or before.group_ids != after.group_ids
+            or (before.active and not after.active))
 
 
 async def list_groups(ctx: Context, limit: int = 200, cursor: str | None = None) -> dict[str, Any]:

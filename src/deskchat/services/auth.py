@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import secrets
 import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from deskchat.domain.errors import Forbidden, RateLimited, Unauthorized
+from deskchat.domain.errors import Forbidden, Overloaded, RateLimited, Unauthorized
 from deskchat.domain.people import Actor, Requester, Role, Technician
 from deskchat.services.context import Context, reading, unit_of_work
 from deskchat.services.views import technician_view
@@ -26,6 +29,10 @@ _DUMMY_HASH = _hasher.hash("deskchat-timing-equalizer")
 # One password check at a time per login email in this process: otherwise guesses sent all at once
 # all pass the limit check before the first failure is counted.
 _login_turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+LOGIN_WINDOW = 15 * 60
+FREE_FAILURES = 3  # an address's first typos cost nothing; after them each failure adds a step of waiting
+MAX_SLOWDOWN = 5.0
+TOUCH_EVERY = 60.0  # seconds: a token's last use is written at most this often (idle expiry is in minutes)
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class Principal:
 
     actor: Actor
     token_id: int
+    expires_at: datetime | None = None  # a technician's token ends then at the latest
 
     def technician(self) -> Technician:
         """The caller as a technician, or 403 for a requester."""
@@ -64,6 +72,12 @@ async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 
 
+async def hash_password_gated(ctx: Context, password: str) -> str:
+    """An argon2 hash, taking turns with password checks (memory is bounded)."""
+    async with _gate(ctx).turn():
+        return await hash_password(password)
+
+
 async def _verify(password_hash: str, password: str) -> bool:
     try:
         return await asyncio.to_thread(_hasher.verify, password_hash, password)
@@ -71,28 +85,97 @@ async def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-async def _check_password(ctx: Context, email: str, password: str) -> int:
-    key, limits = f"login:{email.lower()}", ctx.settings
-    window = 15 * 60
-    if limits.rate_limit_enabled:
-        retry = await ctx.limiter.peek(key, limits.rate_limit_failed_logins_per_15min, window)
-        if retry is not None:
-            raise RateLimited("Too many failed logins; try again later.", retry_after=retry)
+class PasswordGate:
+    """At most a few argon2 checks at once (each takes 64 MiB), and a short queue; beyond it, 503."""
+
+    def __init__(self, at_once: int, waiting: int) -> None:
+        self._turns = asyncio.Semaphore(at_once)
+        self._waiting_limit, self._waiting = waiting, 0
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Wait for a turn to hash, or refuse at once when too many wait."""
+        if self._turns.locked() and self._waiting >= self._waiting_limit:
+            raise Overloaded("Too many sign-ins at once; try again in a moment.", retry_after=1)
+        self._waiting += 1
+        try:
+            await self._turns.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._turns.release()
+
+
+_gates: dict[int, PasswordGate] = {}
+
+
+def _gate(ctx: Context) -> PasswordGate:
+    key = id(ctx)  # one gate per running application
+    if key not in _gates:
+        _gates[key] = PasswordGate(ctx.settings.password_checks_at_once, ctx.settings.password_checks_waiting)
+    return _gates[key]
+
+
+def _slowdown(failures: int, step: float) -> float:
+    """Seconds to make an address wait that failed ``failures`` times: nothing for the first few typos."""
+    return min(MAX_SLOWDOWN, step * max(0, failures - FREE_FAILURES))
+
+
+async def _refuse_guessers(ctx: Context, keys: LoginKeys) -> None:
+    limits, limiter = ctx.settings, ctx.limiter
+    retry = (await limiter.peek(keys.pair, limits.rate_limit_failed_logins_per_15min, LOGIN_WINDOW)
+             or await limiter.peek(keys.address, limits.rate_limit_failed_logins_per_address_15min, LOGIN_WINDOW))
+    if retry is None and await limiter.peek(keys.pair, 1, LOGIN_WINDOW) is not None:
+        # many addresses guessing one account: those that guessed wrong too are refused; a clean one is not
+        retry = await limiter.peek(keys.email, limits.rate_limit_failed_logins_per_15min, LOGIN_WINDOW)
+    if retry is not None:
+        raise RateLimited("Too many failed logins; try again later.", retry_after=retry)
+
+
+async def _check_password(ctx: Context, email: str, password: str, keys: LoginKeys) -> int:
+    limited = ctx.settings.rate_limit_enabled
+    if limited:
+        await _refuse_guessers(ctx, keys)
     async with reading(ctx) as conn:
         found = await people.password_hash_of(conn, email)
-    ok = await _verify(found[1] if found else _DUMMY_HASH, password)
+    async with _gate(ctx).turn():
+        ok = await _verify(found[1] if found else _DUMMY_HASH, password)
     if not (found and ok):
-        if limits.rate_limit_enabled:
-            await ctx.limiter.hit(key, limits.rate_limit_failed_logins_per_15min, window)
+        if limited:
+            for key, limit in ((keys.pair, ctx.settings.rate_limit_failed_logins_per_15min),
+                               (keys.address, ctx.settings.rate_limit_failed_logins_per_address_15min),
+                               (keys.email, ctx.settings.rate_limit_failed_logins_per_15min)):
+                await ctx.limiter.hit(key, limit, LOGIN_WINDOW)
         raise Unauthorized("Wrong email or password.")
     return found[0]
 
 
-async def login(ctx: Context, email: str, password: str) -> tuple[str, dict[str, Any]]:
-    """Check a technician's password and issue a token."""
-    turn = _login_turns.setdefault(email.lower(), asyncio.Lock())
+@dataclass(frozen=True)
+class LoginKeys:
+    """Failed-login counters: per email and address, per address, per email."""
+
+    pair: str
+    address: str
+    email: str
+
+    @staticmethod
+    def of(email: str, client: str) -> LoginKeys:
+        """The counters of one login attempt."""
+        email = email.lower()
+        return LoginKeys(f"login:{email}:{client}", f"login-address:{client}", f"login:{email}")
+
+
+async def login(ctx: Context, email: str, password: str, client: str = "unknown") -> tuple[str, dict[str, Any]]:
+    """Check a technician's password and issue a token; an address that keeps guessing is slowed, then refused."""
+    keys = LoginKeys.of(email, client)
+    if ctx.settings.rate_limit_enabled and ctx.settings.login_slowdown_seconds > 0:
+        failures = await ctx.limiter.count(keys.address, LOGIN_WINDOW)
+        await asyncio.sleep(_slowdown(failures, ctx.settings.login_slowdown_seconds))
+    turn = _login_turns.setdefault(keys.pair, asyncio.Lock())
     async with turn:
-        tech_id = await _check_password(ctx, email, password)
+        tech_id = await _check_password(ctx, email, password, keys)
     token = new_token()
     async with unit_of_work(ctx) as uow:
         await people.insert_token(uow.conn, token_hash(ctx, token), uow.now, technician_id=tech_id)
@@ -106,16 +189,42 @@ async def authenticate(ctx: Context, token: str | None) -> Principal:
     """The caller behind a bearer or visitor token, or 401."""
     if not token:
         raise Unauthorized("Log in or send a bearer token.")
+    return await _principal(ctx, token_hash=token_hash(ctx, token))
+
+
+async def refresh(ctx: Context, principal: Principal) -> Principal:
+    """The caller of the same token as stored now: rights follow the account, or 401 once it is cut off."""
+    return await _principal(ctx, token_id=principal.token_id)
+
+
+async def _principal(ctx: Context, *, token_hash: str | None = None, token_id: int | None = None) -> Principal:
+    now = ctx.clock()
     async with reading(ctx) as conn:
-        row = await people.lookup_token(conn, token_hash(ctx, token))
+        row = await people.lookup_token(conn, token_hash=token_hash, token_id=token_id)
         if row is None:
             raise Unauthorized("The token is not valid.")
-        if row.technician_id is not None:
-            tech = await people.load_technician(conn, row.technician_id)
-            if tech is None:
-                raise Unauthorized("The account no longer exists.")
-            return Principal(tech, row.id)
-    return Principal(Requester(row.requester_id, row.r_name, row.r_email), row.id)
+        if row.technician_id is None:
+            since = now - timedelta(days=ctx.settings.visitor_token_days)
+            if not await people.requester_chats_open_since(conn, row.requester_id, since):
+                raise Unauthorized("The chat of this visitor token ended too long ago.")
+            return Principal(Requester(row.requester_id, row.r_name, row.r_email), row.id)
+        _check_not_expired(ctx, row, now)
+        tech = await people.load_technician(conn, row.technician_id)
+        if tech is None or not tech.active:
+            raise Unauthorized("The account is no longer active.")
+    touch_every = min(TOUCH_EVERY, ctx.settings.token_idle_minutes * 60 / 4)
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > touch_every:
+        async with unit_of_work(ctx) as uow:
+            await people.touch_token(uow.conn, row.id, uow.now)
+    return Principal(tech, row.id, row.created_at + timedelta(hours=ctx.settings.token_ttl_hours))
+
+
+def _check_not_expired(ctx: Context, row: Any, now: datetime) -> None:
+    """A technician's token ends TOKEN_TTL_HOURS after login, or TOKEN_IDLE_MINUTES after its last use."""
+    if now - row.created_at > timedelta(hours=ctx.settings.token_ttl_hours):
+        raise Unauthorized("The session expired; log in again.")
+    if now - (row.last_used_at or row.created_at) > timedelta(minutes=ctx.settings.token_idle_minutes):
+        raise Unauthorized("The session was idle too long; log in again.")
 
 
 async def logout(ctx: Context, principal: Principal) -> None:

@@ -137,8 +137,10 @@ async def list_messages(ctx: Context, principal: Principal, chat_id: int, after_
 
 
 async def typing(ctx: Context, principal: Principal, chat_id: int) -> None:
-    """Tell the others in the chat that someone is typing (nothing is stored)."""
+    """Tell the others in the chat that someone is typing (nothing is stored); limited like messages."""
     actor = principal.actor
+    await _limit(ctx, f"typing:{principal.token_id}", ctx.settings.rate_limit_messages_per_10s, 10,
+                 "typing notices")
     async with reading(ctx) as conn:
         chat = await common.load_readable_chat(conn, chat_id, actor)
     chat.ensure_can_post(actor)

@@ -25,7 +25,7 @@ def technician_view(tech: Technician, *, online: bool, active_chats: int = 0) ->
     return {
         "id": tech.id, "name": tech.name, "email": tech.email, "role": tech.role.value,
         "group_ids": sorted(tech.group_ids), "status": tech.status.value, "online": online,
-        "active_chats": active_chats,
+        "active_chats": active_chats, "active": tech.active,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not self.is_sqlite, **pool)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
+            secure_sqlite_file(url)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
 
@@ -112,8 +114,18 @@ def upgrade(url: str, revision: str = "head") -> None:
 
     PostgreSQL: an advisory lock (in migrations/env.py); SQLite: a lock file beside the database.
     """
+    secure_sqlite_file(url)
     with _sqlite_file_lock(url):
         command.upgrade(alembic_config(url), revision)
+
+
+def secure_sqlite_file(url: str) -> None:
+    """A SQLite database file is readable by its owner only (0600); SQLite gives its -wal and -shm the same mode."""
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if not database or database == ":memory:":
+        return
+    os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(database, 0o600)
 
 
 @contextlib.contextmanager
@@ -122,7 +134,7 @@ def _sqlite_file_lock(url: str) -> Iterator[None]:
     if not database or database == ":memory:":
         yield
         return
-    with open(f"{database}.migrate-lock", "a") as handle:
+    with os.fdopen(os.open(f"{database}.migrate-lock", os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

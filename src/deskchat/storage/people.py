@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,7 +26,7 @@ async def _group_ids(conn: AsyncConnection, tech_ids: list[int]) -> dict[int, fr
 
 
 def _tech(row: Any, group_ids: frozenset[int]) -> Technician:
-    return Technician(row.id, row.name, row.email, Role(row.role), Status(row.status), group_ids)
+    return Technician(row.id, row.name, row.email, Role(row.role), Status(row.status), group_ids, bool(row.active))
 
 
 async def load_technicians(conn: AsyncConnection, where: Any = None, limit: int = 1000) -> list[Technician]:
@@ -44,9 +44,9 @@ async def load_technician(conn: AsyncConnection, tech_id: int) -> Technician | N
 
 
 async def password_hash_of(conn: AsyncConnection, email: str) -> tuple[int, str] | None:
-    """The id and password hash for a login email."""
+    """The id and password hash for a login email (active technicians only)."""
     row = (await conn.execute(select(technicians.c.id, technicians.c.password_hash)
-                              .where(technicians.c.email == email.lower()))).first()
+                              .where(technicians.c.email == email.lower(), technicians.c.active))).first()
     return (row.id, row.password_hash) if row else None
 
 
@@ -181,18 +181,40 @@ async def insert_token(conn: AsyncConnection, token_hash: str, now: datetime, *,
     return int(result.scalar_one())
 
 
-async def lookup_token(conn: AsyncConnection, token_hash: str) -> Any:
-    """The live token row with its owner, or None."""
-    query = (select(tokens.c.id, tokens.c.technician_id, tokens.c.requester_id,
-                    requesters.c.name.label("r_name"), requesters.c.email.label("r_email"))
+async def lookup_token(conn: AsyncConnection, *, token_hash: str | None = None, token_id: int | None = None) -> Any:
+    """The unrevoked token row (by hash or id) with its owner's requester fields, or None."""
+    query = (select(tokens.c.id, tokens.c.technician_id, tokens.c.requester_id, tokens.c.created_at,
+                    tokens.c.last_used_at, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"))
              .outerjoin(requesters, requesters.c.id == tokens.c.requester_id)
-             .where(tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None)))
+             .where(tokens.c.revoked_at.is_(None)))
+    query = query.where(tokens.c.token_hash == token_hash) if token_hash is not None else query.where(
+        tokens.c.id == token_id)
     return (await conn.execute(query)).first()
+
+
+async def touch_token(conn: AsyncConnection, token_id: int, now: datetime) -> None:
+    """Record that a token was used (for idle expiry)."""
+    await conn.execute(update(tokens).where(tokens.c.id == token_id).values(last_used_at=now))
 
 
 async def revoke_token(conn: AsyncConnection, token_id: int, now: datetime) -> None:
     """A revoked token no longer authenticates."""
     await conn.execute(update(tokens).where(tokens.c.id == token_id).values(revoked_at=now))
+
+
+async def revoke_technician_tokens(conn: AsyncConnection, tech_id: int, now: datetime,
+                                   keep_token_id: int | None = None) -> None:
+    """Revoke every live token of a technician, except ``keep_token_id``."""
+    where = and_(tokens.c.technician_id == tech_id, tokens.c.revoked_at.is_(None))
+    if keep_token_id is not None:
+        where = and_(where, tokens.c.id != keep_token_id)
+    await conn.execute(update(tokens).where(where).values(revoked_at=now))
+
+
+async def requester_chats_open_since(conn: AsyncConnection, requester_id: int, since: datetime) -> bool:
+    """True if the requester has a chat that has not ended, or ended after ``since``."""
+    cond = and_(chats.c.requester_id == requester_id, or_(chats.c.ended_at.is_(None), chats.c.ended_at > since))
+    return bool((await conn.execute(select(exists().where(cond)))).scalar())
 
 
 # -- presence --------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.sql import true
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(naming_convention={
@@ -61,6 +62,7 @@ technicians = Table(
     Column("role", String(20), nullable=False),
     Column("status", String(20), nullable=False),
     _created(),
+    Column("active", Boolean, nullable=False, server_default=true()),
 )
 
 groups = Table(
@@ -90,10 +92,11 @@ tokens = Table(
     "tokens", metadata,
     Column("id", Integer, primary_key=True),
     Column("token_hash", String(64), nullable=False, unique=True),
-    Column("technician_id", ForeignKey("technicians.id", ondelete="CASCADE"), nullable=True),
+    Column("technician_id", ForeignKey("technicians.id", ondelete="CASCADE"), nullable=True, index=True),
     Column("requester_id", ForeignKey("requesters.id", ondelete="CASCADE"), nullable=True),
     Column("revoked_at", UTCDateTime(), nullable=True),
     _created(),
+    Column("last_used_at", UTCDateTime(), nullable=True),
 )
 
 chats = Table(
@@ -184,6 +187,7 @@ settings = Table(
     Column("id", Integer, primary_key=True),
     Column("missed_chat_conversion", Boolean, nullable=False),
     Column("missed_chat_timeout_seconds", Integer, nullable=False),
+    Column("installation_id", String(32), nullable=True),
 )
 
 presence = Table(

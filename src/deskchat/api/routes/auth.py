@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from deskchat.api.deps import CSRF_COOKIE, SESSION_COOKIE, Caller, Ctx
 from deskchat.api.schemas import LoginIn, LoginOut, StatusIn, TechnicianOut
@@ -15,9 +15,10 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
 @router.post("/auth/login", response_model=LoginOut)
-async def login(body: LoginIn, response: Response, ctx: Ctx) -> dict[str, Any]:
+async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -> dict[str, Any]:
     """Technician or admin login: a bearer token, plus the console's session and CSRF cookies."""
-    token, technician = await auth.login(ctx, body.email, body.password)
+    client = request.client.host if request.client else "unknown"
+    token, technician = await auth.login(ctx, body.email, body.password, client)
     secure = ctx.settings.cookie_secure
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=secure, path="/")
     response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=False, samesite="lax",

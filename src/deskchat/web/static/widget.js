@@ -2,7 +2,9 @@
  * deskchat widget: <script src="https://deskchat.example/widget.js"></script>
  * Adds a "Chat with us" launcher that opens the deskchat /chat page in an iframe.
  * Styles are set from script so the host page needs no CSS; the chat itself (and the
- * visitor token in its own localStorage) lives inside the iframe on the deskchat origin.
+ * visitor token, in the deskchat origin's own storage) lives inside the iframe: this page never
+ * holds the token. The only message between the two is "a technician wrote" (no content), from
+ * the deskchat origin to this page's origin.
  */
 (function () {
   "use strict";
@@ -94,7 +96,10 @@
     });
 
     frame = document.createElement("iframe");
-    frame.src = origin + "/chat?embed=1";
+    // `host` tells the chat page whom to talk to; the server frames it only for an allowed host
+    // (Content-Security-Policy frame-ancestors), so a wrong value just leaves the panel empty.
+    var host = location.origin && location.origin !== "null" ? "&host=" + encodeURIComponent(location.origin) : "";
+    frame.src = origin + "/chat?embed=1" + host;
     frame.title = "Chat with IT support";
     frame.setAttribute("allow", "clipboard-write");
     css(frame, { border: "0", width: "100%", height: "100%", display: "block", background: "#ffffff" });
@@ -123,49 +128,26 @@
     if (isOpen && frame) frame.focus();
   }
 
-  // When the browser denies the iframe its own storage (third-party storage blocked), the chat
-  // page asks us to keep its small record (visitor token, last seq) in this page's storage.
-  var PREFIX = "deskchat-widget:";
-
-  function hostStorage() {
-    try {
-      return window.localStorage;
-    } catch (e) {
-      return null;
-    }
-  }
-
   function fromChat(event) {
     if (!frame || event.source !== frame.contentWindow || event.origin !== origin || !event.data) return;
-    if (event.data.type === "deskchat:storage-request") openStorageChannel();
     // A technician wrote while the panel is closed: a small dot on the launcher.
-    else if (event.data.type === "deskchat:message" && !isOpen && dot) dot.style.display = "block";
+    if (event.data.type === "deskchat:message" && !isOpen && dot) dot.style.display = "block";
   }
 
-  function openStorageChannel() {
-    var storage = hostStorage();
-    var snapshot = {};
-    if (storage) {
-      for (var i = 0; i < storage.length; i++) {
-        var key = storage.key(i);
-        if (key && key.indexOf(PREFIX) === 0) snapshot[key.slice(PREFIX.length)] = storage.getItem(key);
+  // Earlier versions kept a copy of the visitor token here when the iframe had no storage: drop it.
+  function dropOldCopies() {
+    try {
+      for (var i = localStorage.length - 1; i >= 0; i--) {
+        var key = localStorage.key(i);
+        if (key && key.indexOf("deskchat-widget:") === 0) localStorage.removeItem(key);
       }
+    } catch (e) {
+      /* no storage here: nothing to drop */
     }
-    var channel = new MessageChannel();
-    channel.port1.onmessage = function (msg) {
-      var data = msg.data || {};
-      if (!storage || typeof data.key !== "string") return;
-      try {
-        if (data.op === "set") storage.setItem(PREFIX + data.key, String(data.value));
-        else if (data.op === "remove") storage.removeItem(PREFIX + data.key);
-      } catch (e) {
-        /* storage full: the chat still works until reload */
-      }
-    };
-    frame.contentWindow.postMessage({ type: "deskchat:storage", data: snapshot }, origin, [channel.port2]);
   }
 
   window.addEventListener("message", fromChat);
+  dropOldCopies();
 
   function buildLauncher() {
     launcher = document.createElement("button");

@@ -106,21 +106,61 @@ async function deleteGroup(group) {
 
 // ---- technicians ----
 
+const isActive = (tech) => tech.active !== false;
+
+function techStatus(tech) {
+  if (!isActive(tech)) return el("span", { className: "pill pill--deactivated" }, "Deactivated");
+  return el("span", { className: `pill pill--${tech.online ? "active" : "plain"}` }, tech.online ? "Online" : tech.status);
+}
+
+/** Deactivate or Reactivate: the button's name is exactly its text; the row's name cell describes it. */
+function activeButton(tech, nameId) {
+  const active = isActive(tech);
+  if (active && tech.id === data.me?.id) return null; // an admin cannot lock themselves out
+  const button = el(
+    "button",
+    { type: "button", className: active ? "small danger-outline" : "small", "aria-describedby": nameId },
+    active ? "Deactivate" : "Reactivate",
+  );
+  button.addEventListener("click", () => setActive(tech, !active, button));
+  return button;
+}
+
 async function loadTechs() {
   data.techs = await fetchAll(api, "/technicians");
-  const rows = data.techs.map((t) =>
-    el(
+  const rows = data.techs.map((t) => {
+    const nameId = `tech-name-${t.id}`;
+    return el(
       "tr",
-      {},
-      el("td", { className: "strong" }, t.name),
+      { className: isActive(t) ? null : "is-deactivated" },
+      el("td", { className: "strong", id: nameId }, t.name),
       el("td", {}, t.email),
       el("td", {}, t.role === "admin" ? "Admin" : "Technician"),
       el("td", {}, (t.group_ids || []).map(groupName).join(", ") || "—"),
-      el("td", {}, el("span", { className: `pill pill--${t.online ? "active" : "plain"}` }, t.online ? "Online" : t.status)),
-      el("td", { className: "row-actions" }, actionButton("Edit", t.name, () => editTech(t))),
-    ),
-  );
+      el("td", {}, techStatus(t)),
+      el("td", { className: "row-actions" }, actionButton("Edit", t.name, () => editTech(t)), activeButton(t, nameId)),
+    );
+  });
   replaceChildren(byId("techs-rows"), rows.length ? rows : emptyRow(6, "No technicians yet."));
+}
+
+async function setActive(tech, active, button) {
+  const question = active
+    ? `Reactivate ${tech.name}? They can sign in again.`
+    : `Deactivate ${tech.name}? They are signed out at once and can no longer sign in.`;
+  if (!window.confirm(question)) return;
+  button.disabled = true;
+  const ok = await guarded(
+    () => api.patch(`/technicians/${tech.id}`, { active }),
+    active ? `${tech.name} reactivated.` : `${tech.name} deactivated.`,
+  );
+  // Refresh either way: on failure the list may be stale (someone else changed it meanwhile).
+  try {
+    await loadTechs();
+  } catch (err) {
+    if (ok) notify(err.message);
+  }
+  button.disabled = false;
 }
 
 function fillGroupChoices() {

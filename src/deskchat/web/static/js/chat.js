@@ -24,6 +24,7 @@ const state = {
   waitTimer: null,
   groupsTimer: null,
   storage: null,
+  keep: true, // false once the requester pressed End Chat: the record stays forgotten
   groups: [],
 };
 
@@ -83,16 +84,32 @@ function loadStored() {
 }
 
 function store() {
-  if (!state.chat) return;
+  if (!state.chat || !state.keep) return;
   writeJson(STORE_KEY, { chat_id: state.chat.id, visitor_token: state.token, last_seq: state.timeline?.lastSeq || 0 });
 }
 
-function forget() {
-  try {
-    state.storage.remove(STORE_KEY);
-  } catch {
-    /* ignore */
+function forget(...keys) {
+  for (const key of [STORE_KEY, ...keys]) {
+    try {
+      state.storage.remove(key);
+    } catch {
+      /* ignore */
+    }
   }
+}
+
+// Inside the widget: the host page's origin, named by widget.js in `host`. The server framed this
+// page only for that origin (frame-ancestors), and messages are posted to exactly that origin.
+function hostOrigin() {
+  if (window.parent === window) return null;
+  const host = new URLSearchParams(location.search).get("host");
+  try {
+    if (!host || new URL(host).origin !== host) return null;
+  } catch {
+    return null;
+  }
+  const ancestors = location.ancestorOrigins;
+  return ancestors && ancestors.length && ancestors[0] !== host ? null : host;
 }
 
 // ---- start form ------------------------------------------------------------
@@ -190,6 +207,7 @@ function enterChat(chat) {
   clearInterval(state.groupsTimer);
   state.chat = chat;
   state.messages = [];
+  state.keep = true;
   replaceChildren(ui.timeline);
   ui.start.hidden = true;
   ui.chat.hidden = false;
@@ -237,9 +255,8 @@ function handleFrame(frame) {
 function showMessage(message, { live = false } = {}) {
   state.messages.push(message);
   // Inside the widget: tell the launcher (no content, just that a technician wrote).
-  if (live && message.author?.kind === "technician" && window.parent !== window) {
-    window.parent.postMessage({ type: "deskchat:message" }, "*");
-  }
+  const host = live && message.author?.kind === "technician" ? hostOrigin() : null;
+  if (host) window.parent.postMessage({ type: "deskchat:message" }, host);
   if (message.author?.kind === "technician" && message.author.name) {
     const known = state.names.has(message.author.id);
     state.names.set(message.author.id, message.author.name);
@@ -376,14 +393,27 @@ async function refreshChat() {
   }
 }
 
+// A shared PC shows nothing of this chat after a reload: no token, no chat id, no name. Forgotten
+// at the click, so closing the page right away is enough; the page keeps what it shows (and the
+// token in memory, to fetch the closing messages) until it is left.
+function leave() {
+  state.keep = false;
+  forget(PROFILE_KEY);
+}
+
 async function endChat() {
   if (!state.chat) return;
   ui.endChat.disabled = true;
+  leave();
   try {
     applyChat(await api.post(`/chats/${state.chat.id}/end`));
   } catch (err) {
     notify(err.message);
     if (err.type === "invalid_state") refreshChat();
+    else {
+      state.keep = true; // the chat goes on: a reload should still find it
+      store();
+    }
   } finally {
     ui.endChat.disabled = false;
   }
@@ -452,7 +482,7 @@ async function boot() {
   ui.endChat.addEventListener("click", endChat);
   ui.save.addEventListener("click", saveTranscript);
   ui.newChat.addEventListener("click", newChat);
-  state.storage = await openStorage();
+  state.storage = openStorage();
   const stored = loadStored();
   if (stored) resume(stored);
   else showStart();

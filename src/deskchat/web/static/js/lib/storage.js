@@ -1,21 +1,20 @@
-// Where the end-user page keeps its chat (visitor token, last seq) between reloads.
+// Where the end-user page keeps its chat record (visitor token, chat id, last seq) between reloads.
 //
-// 1. Its own localStorage (on the deskchat origin, also inside the widget iframe).
-// 2. When the browser denies storage to a third-party iframe (e.g. third-party cookies blocked in
-//    Chrome), the widget on the host page keeps a copy for us, reached through a MessagePort.
+// Always in storage of the deskchat origin, never in the widget's host page (docs/architecture.md,
+// "Where the visitor token lives"):
+// 1. This origin's localStorage: the /chat page itself, and the widget's iframe where the browser
+//    grants a third-party frame storage (partitioned per top-level site by current browsers).
+// 2. A partitioned cookie (CHIPS) written by this page, when the browser blocks third-party storage
+//    (Chrome's third-party cookie blocking): partitioned cookies are exempt from that blocking, and
+//    the host site can read neither this origin's cookies nor another site's partition.
 // 3. Otherwise memory only: the chat works until the page is reloaded.
 
-const PARENT_WAIT_MS = 1500;
+const COOKIE_PATH = "/chat";
+const COOKIE_MAX_AGE = 7 * 24 * 3600; // the visitor token's own life after its chat ended
 
 /** Open the best storage available: {kind, get(key), set(key, value), remove(key)}. */
-export async function openStorage() {
-  const local = localStore();
-  if (local) return local;
-  if (window.parent !== window) {
-    const parent = await parentStore();
-    if (parent) return parent;
-  }
-  return memoryStore();
+export function openStorage() {
+  return localStore() || cookieStore() || memoryStore();
 }
 
 function localStore() {
@@ -35,8 +34,44 @@ function localStore() {
   }
 }
 
-function memoryStore(initial = {}) {
-  const data = { ...initial };
+function cookieStore() {
+  // Partitioned cookies must be Secure, and only a secure context may set those.
+  if (!window.isSecureContext) return null;
+  const store = {
+    kind: "cookie",
+    get: (key) => readCookie(cookieName(key)),
+    set: (key, value) => writeCookie(cookieName(key), encodeURIComponent(String(value)), COOKIE_MAX_AGE),
+    remove: (key) => writeCookie(cookieName(key), "", 0),
+  };
+  try {
+    store.set("deskchat.probe", "1");
+    const works = store.get("deskchat.probe") === "1";
+    store.remove("deskchat.probe");
+    return works ? store : null;
+  } catch {
+    return null;
+  }
+}
+
+function cookieName(key) {
+  return key.replace(/[^A-Za-z0-9_-]/g, "_");
+}
+
+function writeCookie(name, value, maxAge) {
+  // Path=/chat: the cookie goes only to the deskchat server's own page, which ignores it.
+  document.cookie = `${name}=${value}; Path=${COOKIE_PATH}; Max-Age=${maxAge}; SameSite=None; Secure; Partitioned`;
+}
+
+function readCookie(name) {
+  for (const pair of document.cookie.split("; ")) {
+    const eq = pair.indexOf("=");
+    if (eq > 0 && pair.slice(0, eq) === name) return decodeURIComponent(pair.slice(eq + 1));
+  }
+  return null;
+}
+
+function memoryStore() {
+  const data = {};
   return {
     kind: "memory",
     get: (key) => (key in data ? data[key] : null),
@@ -47,35 +82,4 @@ function memoryStore(initial = {}) {
       delete data[key];
     },
   };
-}
-
-function parentStore() {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      window.removeEventListener("message", onMessage);
-      resolve(null);
-    }, PARENT_WAIT_MS);
-    function onMessage(event) {
-      const port = event.ports && event.ports[0];
-      if (event.source !== window.parent || event.data?.type !== "deskchat:storage" || !port) return;
-      clearTimeout(timer);
-      window.removeEventListener("message", onMessage);
-      const copy = memoryStore(event.data.data || {});
-      resolve({
-        kind: "parent",
-        get: copy.get,
-        set: (key, value) => {
-          copy.set(key, value);
-          port.postMessage({ op: "set", key, value: String(value) });
-        },
-        remove: (key) => {
-          copy.remove(key);
-          port.postMessage({ op: "remove", key });
-        },
-      });
-    }
-    window.addEventListener("message", onMessage);
-    // No secret in this message: it only asks the widget to open the storage channel.
-    window.parent.postMessage({ type: "deskchat:storage-request" }, "*");
-  });
 }

@@ -1,0 +1,100 @@
+"""Pure ASGI middleware: security headers and request metrics, and the request body limit."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from deskchat.domain.errors import PayloadTooLarge
+from deskchat.metrics import HTTP_LATENCY, HTTP_REQUESTS, WEBSOCKETS
+
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+class HeadersAndMetrics:
+    """Security headers on every response, and request counts (no body buffering)."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+        self.app = app
+        self.extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+        if hsts:  # only behind HTTPS (DESKCHAT_COOKIE_SECURE): a browser then refuses plain HTTP for a year
+            self.extra.append(HSTS)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            WEBSOCKETS.inc()
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                WEBSOCKETS.dec()
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, method = time.perf_counter(), scope["method"]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.extra]
+                HTTP_REQUESTS.labels(method, str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+        HTTP_LATENCY.labels(method).observe(time.perf_counter() - started)
+
+
+class BodyLimit:
+    """Request bodies above ``max_bytes`` get 413 payload_too_large before anything parses them.
+
+    A declared Content-Length over the limit is refused unread; a body sent without one (chunked) is
+    counted as it arrives, and the application sees a disconnect once it goes over, so it stores nothing.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        received, too_large, started = 0, False, False
+
+        async def counting_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_large = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if too_large and not started:
+                return  # the application's answer to a cut-off body is replaced by the 413 below
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large and not started:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        problem = PayloadTooLarge(f"The request body is larger than {self.max_bytes} bytes.").problem()
+        body = json.dumps(problem).encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
