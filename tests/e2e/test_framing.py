@@ -65,7 +65,10 @@ def test_another_origin_cannot_frame_the_chat(browser: Any, foreign_url: str) ->
         while len(refusals) < 2 and time.monotonic() < deadline:
             page.wait_for_timeout(50)
         assert len(refusals) == 2, refusals
-        assert [f.url for f in page.frames[1:]] == ["chrome-error://chromewebdata/"] * 2
+        blocked = ["chrome-error://chromewebdata/"] * 2  # the refused frames end on Chromium's error page
+        while [f.url for f in page.frames[1:]] != blocked and time.monotonic() < deadline + 5:
+            page.wait_for_timeout(50)
+        assert [f.url for f in page.frames[1:]] == blocked
         for index in range(2):
             chat = page.frame_locator(f"iframe[title='chat {index}']")
             expect(chat.get_by_role("button", name="Start Chat")).to_have_count(0)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.client import Api, Desk, open_desk, unique
+from tests.support.client import Api, Desk, Socket, open_desk, unique
 from tests.support.server import Server, sqlite_server
 
 pytestmark = pytest.mark.anyio
@@ -116,7 +116,8 @@ async def test_too_many_messages_from_one_visitor_are_429_technicians_are_not_li
     await other.ok("POST", f"/chats/{other_chat}/messages", 201, json={"body": "hello", "client_msg_id": "o"})
 
 
-async def test_a_rate_limited_websocket_send_gets_an_error_frame_with_retry_after(desk: Desk) -> None:
+async def picked_up_chat_with_visitor_socket(desk: Desk) -> tuple[int, Api, Socket]:
+    """A chat a technician picked up, and its requester's socket, resumed: (chat id, technician, socket)."""
     group = await desk.group()
     _, tech, _ = await desk.technician([group["id"]], online=False)
     response = await start(desk.api(), group["id"], address())
@@ -124,6 +125,11 @@ async def test_a_rate_limited_websocket_send_gets_an_error_frame_with_retry_afte
     await tech.ok("POST", f"/chats/{chat_id}/pickup")
     sock = await desk.socket(token, resume={chat_id: 0})
     await sock.wait_for(lambda f: f["type"] == "chat")
+    return chat_id, tech, sock
+
+
+async def test_a_rate_limited_websocket_send_gets_an_error_frame_with_retry_after(desk: Desk) -> None:
+    chat_id, tech, sock = await picked_up_chat_with_visitor_socket(desk)
     window = await window_with_room(10, 4)
     for i in range(LIMIT):
         await sock.send({"type": "send", "chat_id": chat_id, "body": f"w{i}", "client_msg_id": f"w{i}"})
@@ -212,13 +218,7 @@ async def test_one_address_spraying_many_emails_is_slowed_down_then_refused(desk
 
 
 async def test_typing_notices_are_rate_limited_like_messages(desk: Desk) -> None:
-    group = await desk.group()
-    _, tech, _ = await desk.technician([group["id"]], online=False)
-    response = await start(desk.api(), group["id"], address())
-    chat_id, token = response.json()["chat"]["id"], response.json()["visitor_token"]
-    await tech.ok("POST", f"/chats/{chat_id}/pickup")
-    sock = await desk.socket(token, resume={chat_id: 0})
-    await sock.wait_for(lambda f: f["type"] == "chat")
+    chat_id, _, sock = await picked_up_chat_with_visitor_socket(desk)
     window = await window_with_room(10, 4)
     for _ in range(LIMIT + 1):
         await sock.send({"type": "typing", "chat_id": chat_id})
