@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from deskchat import __version__
 from deskchat.api import errors, ws
+from deskchat.api.body import StrictJSONBody
 from deskchat.api.middleware import BodyLimit, HeadersAndMetrics
 from deskchat.api.routes import admin, auth, canned, chats, ops, requests, web
 from deskchat.config import Settings, load_settings
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.allowed_origins:  # the widget's calls carry a bearer token, never cookies
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=False,
                            allow_methods=["*"], allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(StrictJSONBody)  # inside BodyLimit: the size limit applies first
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HeadersAndMetrics, hsts=settings.cookie_secure)
     return app
