@@ -93,7 +93,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def _after_broker_outage(ctx: Context, hub: Hub) -> None:
-    """Events published while the broker was away were lost: re-read the timelines, re-send waiting alerts."""
+    """Events published while the broker was away were lost: re-check the sockets' accounts (a lost
+    ``close_technician``), re-read the timelines, re-send waiting alerts."""
+    await ws.recheck_accounts(ctx, hub)
     await hub.resync()
     for sock in hub.sockets():
         if sock.is_technician and not sock.closed:

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     ws_auth_frame_bytes: int = Field(default=4096, ge=256)
     max_sockets_per_token: int = Field(default=10, ge=1)
     max_unauthenticated_sockets: int = Field(default=1000, ge=1)
+    ws_reauth_seconds: float = Field(default=1.0, ge=0)  # longest a socket frame relies on the last account check
     # operations
     redis_prefix: str = Field(default="deskchat", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     metrics_token: str | None = None

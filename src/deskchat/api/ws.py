@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import structlog
@@ -135,24 +136,51 @@ def _close_at_expiry(sock: Socket, principal: Principal, ctx: Context) -> asynci
         "The session expired; log in again."))
 
 
+async def recheck_accounts(ctx: Context, hub: Hub) -> None:
+    """Close the sockets whose token no longer works (after a broker outage a revocation may not have reached us)."""
+    for sock in hub.sockets():
+        try:
+            fresh = await auth.refresh(ctx, Principal(sock.actor, sock.token_id))
+        except Unauthorized as exc:
+            _refuse(sock, exc)
+        else:
+            sock.actor = fresh.actor
+
+
 def _refuse(sock: Socket, exc: DomainError) -> None:
     """The token no longer works: say why and close with 1008, so the client does not retry with it."""
     sock.enqueue(_error(exc.problem()))
     sock.close_soon(CLOSE_POLICY, "token no longer valid")
 
 
-async def _current(ctx: Context, sock: Socket, principal: Principal) -> Principal | None:
-    """The caller as stored now (rights follow the account at every frame), or None once cut off."""
-    try:
-        fresh = await auth.refresh(ctx, principal)
-    except Unauthorized as exc:
-        _refuse(sock, exc)
-        return None
-    sock.actor = fresh.actor
-    return fresh
+class Session:
+    """The socket's caller, re-read from the database as frames come (rights follow the account)."""
+
+    def __init__(self, principal: Principal, reauth_seconds: float) -> None:
+        self.principal = principal
+        self._reauth = reauth_seconds
+        self._verified_at = time.monotonic()
+
+    async def current(self, ctx: Context, sock: Socket, command: protocol.Command) -> Principal | None:
+        """The caller as stored now, or None once cut off (the socket is then closing with 1008).
+
+        A ``resume`` (which reads whole chats) always re-reads the account; other frames do when the
+        last check is older than DESKCHAT_WS_REAUTH_SECONDS. A change of rights does not wait for that:
+        it revokes the tokens and closes the sockets at once (``close_technician``).
+        """
+        if not isinstance(command, protocol.Resume) and time.monotonic() - self._verified_at < self._reauth:
+            return self.principal
+        try:
+            fresh = await auth.refresh(ctx, self.principal)
+        except Unauthorized as exc:
+            _refuse(sock, exc)
+            return None
+        self.principal, self._verified_at, sock.actor = fresh, time.monotonic(), fresh.actor
+        return fresh
 
 
 async def _receive_loop(websocket: WebSocket, ctx: Context, hub: Hub, sock: Socket, principal: Principal) -> None:
+    session = Session(principal, ctx.settings.ws_reauth_seconds)
     release = asyncio.get_running_loop().call_later(
         RESUME_WINDOW, lambda: asyncio.ensure_future(hub.release(sock)))
     while not sock.closed:
@@ -165,14 +193,13 @@ async def _receive_loop(websocket: WebSocket, ctx: Context, hub: Hub, sock: Sock
             return
         try:
             command = protocol.parse_frame(text)
-            current = await _current(ctx, sock, principal)
+            current = await session.current(ctx, sock, command)
         except (ValidationFailed, Overloaded) as exc:
             sock.enqueue(_error(exc.problem()))
             continue
         if current is None:
             return
-        principal = current
-        await _dispatch(ctx, hub, sock, principal, command)
+        await _dispatch(ctx, hub, sock, current, command)
         if sock.holding:  # the first frame, a resume or not, is handled: live messages flow now
             release.cancel()
             await hub.release(sock)
