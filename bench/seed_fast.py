@@ -29,13 +29,13 @@ async def seed(technicians: int, label: str, password: str) -> dict[str, object]
     from deskchat.ratelimit import MemoryRateLimiter
     from deskchat.realtime.broker import MemoryBroker
     from deskchat.services import admin, auth
-    from deskchat.services.context import Context
+    from deskchat.services.context import Context, SqlStore
     from deskchat.storage.db import Database
 
     auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     settings = load_settings()  # migrated by main() before the event loop starts
     db = Database(settings.database_url)
-    ctx = Context(settings, db, MemoryBroker(), MemoryRateLimiter(), "bench-seed-" + secrets.token_hex(4))
+    ctx = Context(settings, SqlStore(db), MemoryBroker(), MemoryRateLimiter(), "bench-seed-" + secrets.token_hex(4))
     try:
         groups = {}
         for name in GROUPS:

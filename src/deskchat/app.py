@@ -14,7 +14,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
-from sqlalchemy.exc import IntegrityError
 
 from deskchat import __version__
 from deskchat.api import errors, ws
@@ -30,8 +29,9 @@ from deskchat.services import chats as chat_service
 from deskchat.services import missed, presence
 from deskchat.services import ops as ops_service
 from deskchat.services.auth import Principal, ensure_first_admin
-from deskchat.services.context import Context
+from deskchat.services.context import Context, SqlStore
 from deskchat.storage.db import Database, upgrade
+from deskchat.storage.errors import Duplicate
 
 log = structlog.get_logger()
 STATIC = Path(__file__).parent / "web" / "static"
@@ -62,9 +62,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(upgrade, settings.database_url)
     db = Database(settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
                   pool_timeout=settings.db_pool_timeout_seconds)
-    namespace = f"{settings.redis_prefix}:{await ops_service.installation_id(db)}"
+    store = SqlStore(db)
+    namespace = f"{settings.redis_prefix}:{await ops_service.installation_id(store)}"
     broker = make_broker(settings, namespace)
-    ctx = Context(settings, db, broker, _limiter(broker, namespace), secrets.token_hex(8))
+    ctx = Context(settings, store, broker, _limiter(broker, namespace), secrets.token_hex(8))
     hub = Hub(lambda c, a, n: chat_service.fetch_after(ctx, c, a, n),
               lambda t, n: presence.socket_count_changed(ctx, t, n), settings.offline_grace_seconds)
     app.state.ctx, app.state.hub = ctx, hub
@@ -106,7 +107,7 @@ async def _after_broker_outage(ctx: Context, hub: Hub) -> None:
 async def _ensure_first_admin(ctx: Context) -> None:
     try:
         await ensure_first_admin(ctx)
-    except IntegrityError:  # processes starting together on a new database: another one created it
+    except Duplicate:  # processes starting together on a new database: another one created it
         await ensure_first_admin(ctx)
 
 

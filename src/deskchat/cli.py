@@ -16,7 +16,7 @@ from deskchat.domain.errors import DomainError
 from deskchat.ratelimit import MemoryRateLimiter
 from deskchat.realtime.broker import MemoryBroker
 from deskchat.services import admin
-from deskchat.services.context import Context
+from deskchat.services.context import Context, SqlStore
 from deskchat.storage.db import Database, upgrade
 
 app = typer.Typer(help="deskchat: live chat for IT service desks.", no_args_is_help=True)
@@ -48,7 +48,7 @@ def _run(action: Callable[[Context], Awaitable[T]]) -> T:
 
     async def main() -> T:
         db = Database(settings.database_url)
-        ctx = Context(settings, db, MemoryBroker(), MemoryRateLimiter(), "cli-" + secrets.token_hex(4))
+        ctx = Context(settings, SqlStore(db), MemoryBroker(), MemoryRateLimiter(), "cli-" + secrets.token_hex(4))
         try:
             return await action(ctx)
         finally:

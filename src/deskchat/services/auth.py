@@ -21,7 +21,7 @@ from deskchat.domain.errors import Forbidden, Overloaded, RateLimited, Unauthori
 from deskchat.domain.people import Actor, Requester, Role, Technician
 from deskchat.services.context import Context, reading, unit_of_work
 from deskchat.services.views import technician_view
-from deskchat.storage import people
+from deskchat.storage.repositories import Repositories
 
 log = structlog.get_logger()
 _hasher = PasswordHasher()
@@ -138,8 +138,8 @@ async def _check_password(ctx: Context, email: str, password: str, keys: LoginKe
     limited = ctx.settings.rate_limit_enabled
     if limited:
         await _refuse_guessers(ctx, keys)
-    async with reading(ctx) as conn:
-        found = await people.password_hash_of(conn, email)
+    async with reading(ctx) as repos:
+        found = await repos.people.password_hash_of(email)
     async with _gate(ctx).turn():
         ok = await _verify(found[1] if found else _DUMMY_HASH, password)
     if not (found and ok):
@@ -178,8 +178,8 @@ async def login(ctx: Context, email: str, password: str, client: str = "unknown"
         tech_id = await _check_password(ctx, email, password, keys)
     token = new_token()
     async with unit_of_work(ctx) as uow:
-        await people.insert_token(uow.conn, token_hash(ctx, token), uow.now, technician_id=tech_id)
-        tech = await people.load_technician(uow.conn, tech_id)
+        await uow.people.insert_token(token_hash(ctx, token), uow.now, technician_id=tech_id)
+        tech = await uow.people.load_technician(tech_id)
     assert tech is not None
     log.info("login", technician_id=tech.id)
     return token, await _technician_now(ctx, tech)
@@ -199,23 +199,23 @@ async def refresh(ctx: Context, principal: Principal) -> Principal:
 
 async def _principal(ctx: Context, *, token_hash: str | None = None, token_id: int | None = None) -> Principal:
     now = ctx.clock()
-    async with reading(ctx) as conn:
-        row = await people.lookup_token(conn, token_hash=token_hash, token_id=token_id)
+    async with reading(ctx) as repos:
+        row = await repos.people.lookup_token(token_hash=token_hash, token_id=token_id)
         if row is None:
             raise Unauthorized("The token is not valid.")
         if row.technician_id is None:
             since = now - timedelta(days=ctx.settings.visitor_token_days)
-            if not await people.requester_chats_open_since(conn, row.requester_id, since):
+            if not await repos.people.requester_chats_open_since(row.requester_id, since):
                 raise Unauthorized("The chat of this visitor token ended too long ago.")
             return Principal(Requester(row.requester_id, row.r_name, row.r_email), row.id)
         _check_not_expired(ctx, row, now)
-        tech = await people.load_technician(conn, row.technician_id)
+        tech = await repos.people.load_technician(row.technician_id)
         if tech is None or not tech.active:
             raise Unauthorized("The account is no longer active.")
     touch_every = min(TOUCH_EVERY, ctx.settings.token_idle_minutes * 60 / 4)
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > touch_every:
         async with unit_of_work(ctx) as uow:
-            await people.touch_token(uow.conn, row.id, uow.now)
+            await uow.people.touch_token(row.id, uow.now)
     return Principal(tech, row.id, row.created_at + timedelta(hours=ctx.settings.token_ttl_hours))
 
 
@@ -230,14 +230,14 @@ def _check_not_expired(ctx: Context, row: Any, now: datetime) -> None:
 async def logout(ctx: Context, principal: Principal) -> None:
     """Revoke the token and close its live sockets."""
     async with unit_of_work(ctx) as uow:
-        await people.revoke_token(uow.conn, principal.token_id, uow.now)
+        await uow.people.revoke_token(principal.token_id, uow.now)
         uow.control("close_token", token_id=principal.token_id)
 
 
-async def issue_visitor_token(ctx: Context, conn: Any, requester: Requester, now: Any) -> str:
+async def issue_visitor_token(ctx: Context, repos: Repositories, requester: Requester, now: Any) -> str:
     """A visitor token for a requester's own chats (inside the caller's transaction)."""
     token = new_token()
-    await people.insert_token(conn, token_hash(ctx, token), now, requester_id=requester.id)
+    await repos.people.insert_token(token_hash(ctx, token), now, requester_id=requester.id)
     return token
 
 
@@ -248,9 +248,9 @@ async def ensure_first_admin(ctx: Context) -> bool:
         return False
     password_hash = await hash_password(password)
     async with unit_of_work(ctx) as uow:
-        if await people.any_admin(uow.conn) or await people.email_taken(uow.conn, email):
+        if await uow.people.any_admin() or await uow.people.email_taken(email):
             return False
-        await people.insert_technician(uow.conn, name="Administrator", email=email,
+        await uow.people.insert_technician(name="Administrator", email=email,
                                        password_hash=password_hash, role=Role.ADMIN, now=uow.now)
     log.info("admin_created", email=email)
     return True
@@ -266,7 +266,7 @@ async def me(ctx: Context, principal: Principal) -> dict[str, Any]:
 
 async def _technician_now(ctx: Context, tech: Technician) -> dict[str, Any]:
     """A technician with their live online flag and active chats (a second login may find both)."""
-    async with reading(ctx) as conn:
-        online = await people.online_ids(conn, [tech.id], ctx.clock(), ctx.settings.presence_ttl_seconds)
-        counts = await people.active_chat_counts(conn, [tech.id])
+    async with reading(ctx) as repos:
+        online = await repos.people.online_ids([tech.id], ctx.clock(), ctx.settings.presence_ttl_seconds)
+        counts = await repos.people.active_chat_counts([tech.id])
     return technician_view(tech, online=tech.id in online, active_chats=counts.get(tech.id, 0))

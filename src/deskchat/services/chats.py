@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from deskchat.domain.chat import ChatState, check_body, subject_from
 from deskchat.domain.errors import (
     AlreadyPickedUp,
@@ -20,9 +18,7 @@ from deskchat.services.auth import Principal, issue_visitor_token
 from deskchat.services.context import Context, reading, unit_of_work
 from deskchat.services.requests import add_transcript_note
 from deskchat.services.views import chat_view, page
-from deskchat.storage import chats, people
-from deskchat.storage import settings as settings_store
-from deskchat.storage.tables import chats as chats_table
+from deskchat.storage.errors import Duplicate
 
 
 async def _limit(ctx: Context, key: str, limit: int, window: int, what: str) -> None:
@@ -39,20 +35,20 @@ async def start_chat(ctx: Context, *, group_id: int, name: str, email: str, mess
     check_body(message)
     await _limit(ctx, f"chats:{client_addr}", ctx.settings.rate_limit_new_chats_per_minute, 60, "new chats")
     async with unit_of_work(ctx) as uow:
-        if not await people.existing_group_ids(uow.conn, [group_id]):
+        if not await uow.people.existing_group_ids([group_id]):
             raise ValidationFailed("There is no such group.", errors={"group_id": "no such group"})
-        config = await settings_store.load_settings(uow.conn)
+        config = await uow.settings.load_settings()
         due = (uow.now + timedelta(seconds=config["missed_chat_timeout_seconds"])
                if config["missed_chat_conversion"] else None)
-        requester = await people.insert_requester(uow.conn, name, email, uow.now)
-        token = await issue_visitor_token(ctx, uow.conn, requester, uow.now)
-        chat_id = await chats.insert_chat(uow.conn, group_id=group_id, subject=subject_from(message),
+        requester = await uow.people.insert_requester(name, email, uow.now)
+        token = await issue_visitor_token(ctx, uow.repos, requester, uow.now)
+        chat_id = await uow.chats.insert_chat(group_id=group_id, subject=subject_from(message),
                                           requester_id=requester.id, now=uow.now, missed_due_at=due)
-        seq = await chats.take_seq(uow.conn, chat_id, open_only=True)
+        seq = await uow.chats.take_seq(chat_id, open_only=True)
         assert seq == 1
-        await chats.insert_message(uow.conn, chat_id=chat_id, seq=seq, author=Author.of(requester),
+        await uow.chats.insert_message(chat_id=chat_id, seq=seq, author=Author.of(requester),
                                    body=message, now=uow.now, client_msg_id=client_msg_id)
-        chat = await common.load_chat(uow.conn, chat_id)
+        chat = await common.load_chat(uow.repos, chat_id)
         view = chat_view(chat)
         uow.emit({"type": "alert", "data": view},
                  technicians=await common.online_group_members(ctx, uow, group_id))
@@ -64,38 +60,29 @@ async def list_chats(ctx: Context, principal: Principal, state: str | None, limi
     """Technicians: waiting chats of their groups and chats they take part in; requesters: their own."""
     common.check_limit(limit)
     after = common.parse_cursor(cursor)
-    actor = principal.actor
-    if isinstance(actor, Requester):
-        where = chats.visible_to_requester(actor.id, state)
-    else:
-        where = chats.visible_to_technician(actor.id, sorted(actor.group_ids), state)
-    oldest_first = state == ChatState.WAITING.value
-    if after is not None:
-        where = where & (chats_table.c.id > after if oldest_first else chats_table.c.id < after)
-    order = chats_table.c.id.asc() if oldest_first else chats_table.c.id.desc()
-    async with reading(ctx) as conn:
-        found = await chats.load_chats(conn, where, order, limit)
+    async with reading(ctx) as repos:
+        found = await repos.chats.list_visible(principal.actor, state, after, limit)
     return page([chat_view(c) for c in found], limit)
 
 
 async def get_chat(ctx: Context, principal: Principal, chat_id: int) -> dict[str, Any]:
     """One chat the caller may read."""
-    async with reading(ctx) as conn:
-        return chat_view(await common.load_readable_chat(conn, chat_id, principal.actor))
+    async with reading(ctx) as repos:
+        return chat_view(await common.load_readable_chat(repos, chat_id, principal.actor))
 
 
 async def pick_up(ctx: Context, principal: Principal, chat_id: int) -> dict[str, Any]:
     """Exactly one technician of the group wins a waiting chat; the rest get already_picked_up."""
     tech = principal.technician()
     async with unit_of_work(ctx) as uow:
-        chat = await common.load_chat(uow.conn, chat_id)
+        chat = await common.load_chat(uow.repos, chat_id)
         chat.pick_up(tech, uow.now)
-        if not await chats.claim_pickup(uow.conn, chat.id, tech.id, uow.now):
-            latest = await common.load_chat(uow.conn, chat_id)
+        if not await uow.chats.claim_pickup(chat.id, tech.id, uow.now):
+            latest = await common.load_chat(uow.repos, chat_id)
             if latest.state is ChatState.ACTIVE:
                 raise AlreadyPickedUp("Another technician picked up this chat first.")
             raise InvalidState(f"The chat is {latest.state.value}; it cannot be picked up.")
-        await chats.join(uow.conn, chat.id, tech.id, uow.now)
+        await uow.chats.join(chat.id, tech.id, uow.now)
         await common.record_system(uow, chat)
         common.emit_chat(uow, chat)
         await common.emit_alert_cleared(uow, chat, "picked_up")
@@ -114,11 +101,11 @@ async def post_message(ctx: Context, principal: Principal, chat_id: int, *, body
     send = messages.Send(principal.actor, chat_id, body, canned_message_id, client_msg_id)
     try:
         return await messages.writer(ctx).submit(send)
-    except IntegrityError:
+    except Duplicate:
         if client_msg_id is None:
             raise
-        async with reading(ctx) as conn:  # a concurrent send with the same id won the race
-            first = await chats.find_by_client_msg_id(conn, chat_id, client_msg_id)
+        async with reading(ctx) as repos:  # a concurrent send with the same id won the race
+            first = await repos.chats.find_by_client_msg_id(chat_id, client_msg_id)
         if first is None:
             raise
         return first, False
@@ -130,9 +117,9 @@ async def list_messages(ctx: Context, principal: Principal, chat_id: int, after_
     common.check_limit(limit, 500)
     if after_seq < 0:
         raise ValidationFailed("after_seq must be 0 or more.", errors={"after_seq": "must be >= 0"})
-    async with reading(ctx) as conn:
-        chat = await common.load_readable_chat(conn, chat_id, principal.actor)
-        found = await chats.list_messages(conn, chat_id, after_seq, limit)
+    async with reading(ctx) as repos:
+        chat = await common.load_readable_chat(repos, chat_id, principal.actor)
+        found = await repos.chats.list_messages(chat_id, after_seq, limit)
     return {"messages": found, "last_seq": chat.last_seq}
 
 
@@ -141,8 +128,8 @@ async def typing(ctx: Context, principal: Principal, chat_id: int) -> None:
     actor = principal.actor
     await _limit(ctx, f"typing:{principal.token_id}", ctx.settings.rate_limit_messages_per_10s, 10,
                  "typing notices")
-    async with reading(ctx) as conn:
-        chat = await common.load_readable_chat(conn, chat_id, actor)
+    async with reading(ctx) as repos:
+        chat = await common.load_readable_chat(repos, chat_id, actor)
     chat.ensure_can_post(actor)
     author = Author.of(actor)
     to = common.audience(chat)
@@ -157,12 +144,12 @@ async def typing(ctx: Context, principal: Principal, chat_id: int) -> None:
 async def end_chat(ctx: Context, principal: Principal, chat_id: int) -> dict[str, Any]:
     """End a chat; a converted chat's transcript is added to its request as a note."""
     async with unit_of_work(ctx) as uow:
-        chat = await common.load_chat(uow.conn, chat_id)
+        chat = await common.load_chat(uow.repos, chat_id)
         was_waiting = chat.state is ChatState.WAITING
         chat.end(principal.actor, uow.now)
-        if await chats.claim_end(uow.conn, chat.id, uow.now) is None:
+        if await uow.chats.claim_end(chat.id, uow.now) is None:
             raise InvalidState("The chat has already ended.")
-        chat.request_id = await chats.linked_request_id(uow.conn, chat.id)  # a convert may have just committed
+        chat.request_id = await uow.chats.linked_request_id(chat.id)  # a convert may have just committed
         await common.record_system(uow, chat)
         common.emit_chat(uow, chat)
         if was_waiting:
@@ -183,5 +170,5 @@ async def waiting_alerts(ctx: Context, principal: Principal) -> list[dict[str, A
 
 async def fetch_after(ctx: Context, chat_id: int, after_seq: int, limit: int) -> list[dict[str, Any]]:
     """Timeline messages after a seq, for the hub to fill gaps and resume (no access check)."""
-    async with reading(ctx) as conn:
-        return await chats.list_messages(conn, chat_id, after_seq, limit)
+    async with reading(ctx) as repos:
+        return await repos.chats.list_messages(chat_id, after_seq, limit)

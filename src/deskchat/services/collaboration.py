@@ -9,21 +9,21 @@ from deskchat.services import common
 from deskchat.services.auth import Principal
 from deskchat.services.context import Context, unit_of_work
 from deskchat.services.views import chat_view
-from deskchat.storage import chats, people
+from deskchat.storage.repositories import Repositories
 
 
-async def _is_online(ctx: Context, conn: Any, tech_id: int, now: Any) -> bool:
-    return tech_id in await people.online_ids(conn, [tech_id], now, ctx.settings.presence_ttl_seconds)
+async def _is_online(ctx: Context, repos: Repositories, tech_id: int, now: Any) -> bool:
+    return tech_id in await repos.people.online_ids([tech_id], now, ctx.settings.presence_ttl_seconds)
 
 
 async def invite(ctx: Context, principal: Principal, chat_id: int, technician_id: int) -> dict[str, Any]:
     """An online technician joins the chat as a participant and gets its history and live messages."""
     actor = principal.technician()
     async with unit_of_work(ctx) as uow:
-        chat = await common.load_chat(uow.conn, chat_id)
-        target = await common.load_target(uow.conn, technician_id)
-        chat.invite(actor, target, await _is_online(ctx, uow.conn, target.id, uow.now))
-        if not await chats.join(uow.conn, chat.id, target.id, uow.now):
+        chat = await common.load_chat(uow.repos, chat_id)
+        target = await common.load_target(uow.repos, technician_id)
+        chat.invite(actor, target, await _is_online(ctx, uow.repos, target.id, uow.now))
+        if not await uow.chats.join(chat.id, target.id, uow.now):
             raise InvalidState(f"{target.name} is already in this chat.")
         await common.record_system(uow, chat, open_only=True)
         common.emit_chat(uow, chat)
@@ -34,9 +34,9 @@ async def leave(ctx: Context, principal: Principal, chat_id: int) -> dict[str, A
     """A participant other than the owner leaves the chat."""
     actor = principal.technician()
     async with unit_of_work(ctx) as uow:
-        chat = await common.load_chat(uow.conn, chat_id)
+        chat = await common.load_chat(uow.repos, chat_id)
         chat.leave(actor)
-        if not await chats.leave(uow.conn, chat.id, actor.id, uow.now):
+        if not await uow.chats.leave(chat.id, actor.id, uow.now):
             raise Forbidden("You are not taking part in this chat.")  # a concurrent leave won
         await common.record_system(uow, chat, open_only=True, extra=[actor.id])
         common.emit_chat(uow, chat, extra=[actor.id])
@@ -48,16 +48,16 @@ async def transfer(ctx: Context, principal: Principal, chat_id: int, technician_
     """The owner hands the chat to an online technician of the same or another group."""
     actor = principal.technician()
     async with unit_of_work(ctx) as uow:
-        chat = await common.load_chat(uow.conn, chat_id)
-        target = await common.load_target(uow.conn, technician_id)
+        chat = await common.load_chat(uow.repos, chat_id)
+        target = await common.load_target(uow.repos, technician_id)
         previous = chat.owner_id
-        chat.transfer(actor, target, await _is_online(ctx, uow.conn, target.id, uow.now), group_id)
-        if not await chats.claim_transfer(uow.conn, chat.id, old_owner=previous, new_owner=target.id,
+        chat.transfer(actor, target, await _is_online(ctx, uow.repos, target.id, uow.now), group_id)
+        if not await uow.chats.claim_transfer(chat.id, old_owner=previous, new_owner=target.id,
                                           group_id=chat.group_id):
             raise InvalidState("The chat changed meanwhile; reload it.")
         if previous is not None:
-            await chats.leave(uow.conn, chat.id, previous, uow.now)
-        await chats.join(uow.conn, chat.id, target.id, uow.now)
+            await uow.chats.leave(chat.id, previous, uow.now)
+        await uow.chats.join(chat.id, target.id, uow.now)
         left = [previous] if previous is not None else []
         await common.record_system(uow, chat, open_only=True, extra=left)
         common.emit_chat(uow, chat, extra=left)

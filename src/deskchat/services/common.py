@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from deskchat.domain.chat import Chat
 from deskchat.domain.errors import InvalidState, NotFound, ValidationFailed
 from deskchat.domain.people import SYSTEM, Actor, Technician
 from deskchat.realtime.hub import message_frame
 from deskchat.services.context import Context, UnitOfWork
 from deskchat.services.views import chat_view
-from deskchat.storage import chats, people
+from deskchat.storage.repositories import Repositories
 
 MAX_LIMIT = 200
 
@@ -34,24 +32,24 @@ def parse_cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
-async def load_chat(conn: AsyncConnection, chat_id: int) -> Chat:
+async def load_chat(repos: Repositories, chat_id: int) -> Chat:
     """The chat, or 404."""
-    chat = await chats.load_chat(conn, chat_id)
+    chat = await repos.chats.load_chat(chat_id)
     if chat is None:
         raise NotFound(f"There is no chat {chat_id}.")
     return chat
 
 
-async def load_readable_chat(conn: AsyncConnection, chat_id: int, actor: Actor) -> Chat:
+async def load_readable_chat(repos: Repositories, chat_id: int, actor: Actor) -> Chat:
     """The chat if the actor may read it; 404 if missing, 403 if not theirs."""
-    chat = await load_chat(conn, chat_id)
+    chat = await load_chat(repos, chat_id)
     chat.ensure_readable(actor)
     return chat
 
 
-async def load_target(conn: AsyncConnection, technician_id: int) -> Technician:
+async def load_target(repos: Repositories, technician_id: int) -> Technician:
     """The technician an action names, or 404."""
-    tech = await people.load_technician(conn, technician_id)
+    tech = await repos.people.load_technician(technician_id)
     if tech is None:
         raise NotFound(f"There is no technician {technician_id}.")
     return tech
@@ -67,10 +65,10 @@ async def record_system(uow: UnitOfWork, chat: Chat, *, open_only: bool = False,
     """Store the system messages the domain recorded, each with the chat's next seq."""
     extra = list(extra)
     for note in chat.recorded:
-        seq = await chats.take_seq(uow.conn, chat.id, open_only=open_only)
+        seq = await uow.chats.take_seq(chat.id, open_only=open_only)
         if seq is None:
             raise InvalidState("The chat changed meanwhile; reload it.")
-        msg = await chats.insert_message(uow.conn, chat_id=chat.id, seq=seq, author=SYSTEM, body=note.body,
+        msg = await uow.chats.insert_message(chat_id=chat.id, seq=seq, author=SYSTEM, body=note.body,
                                          now=uow.now, event=note.event.value)
         chat.last_seq = seq
         uow.emit(message_frame(msg), **audience(chat, extra))
@@ -79,7 +77,7 @@ async def record_system(uow: UnitOfWork, chat: Chat, *, open_only: bool = False,
 
 async def record_system_many(uow: UnitOfWork, recorded_in: list[Chat]) -> None:
     """Store one recorded system message in each of many chats, in two statements."""
-    seqs = await chats.take_next_seqs(uow.conn, [c.id for c in recorded_in])
+    seqs = await uow.chats.take_next_seqs([c.id for c in recorded_in])
     items = []
     for chat in recorded_in:
         (note,) = chat.recorded
@@ -87,7 +85,7 @@ async def record_system_many(uow: UnitOfWork, recorded_in: list[Chat]) -> None:
         items.append({"chat_id": chat.id, "seq": chat.last_seq, "author": SYSTEM, "body": note.body,
                       "client_msg_id": None, "event": note.event.value})
         chat.recorded.clear()
-    stored = await chats.insert_messages(uow.conn, items, uow.now)
+    stored = await uow.chats.insert_messages(items, uow.now)
     for chat, msg in zip(recorded_in, stored, strict=True):
         uow.emit(message_frame(msg), **audience(chat))
 
@@ -99,10 +97,10 @@ def emit_chat(uow: UnitOfWork, chat: Chat, extra: Iterable[int] = ()) -> None:
 
 async def emit_alert_cleared(uow: UnitOfWork, chat: Chat, reason: str) -> None:
     """The waiting chat is no longer waiting: clear the alert of its group's technicians."""
-    members = await people.member_ids(uow.conn, chat.group_id)
+    members = await uow.people.member_ids(chat.group_id)
     uow.emit({"type": "alert_cleared", "chat_id": chat.id, "reason": reason}, technicians=members)
 
 
 async def online_group_members(ctx: Context, uow: UnitOfWork, group_id: int) -> list[int]:
     """Online technicians of a group, now."""
-    return await people.online_in_group(uow.conn, group_id, uow.now, ctx.settings.presence_ttl_seconds)
+    return await uow.people.online_in_group(group_id, uow.now, ctx.settings.presence_ttl_seconds)

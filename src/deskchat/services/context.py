@@ -6,14 +6,19 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncConnection
+from typing import Any, Protocol
 
 from deskchat.config import Settings
 from deskchat.ratelimit import RateLimiter
 from deskchat.realtime.broker import Broker, Event
+from deskchat.storage.canned import CannedRepository
+from deskchat.storage.chats import ChatRepository
 from deskchat.storage.db import Database
+from deskchat.storage.errors import duplicates
+from deskchat.storage.people import PeopleRepository
+from deskchat.storage.repositories import Repositories
+from deskchat.storage.requests import RequestRepository
+from deskchat.storage.settings import SettingsRepository
 
 
 def utcnow() -> datetime:
@@ -21,12 +26,42 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class Store(Protocol):
+    """Where the repositories come from: one write transaction at a time, or a read-only snapshot."""
+
+    def write(self) -> contextlib.AbstractAsyncContextManager[Repositories]:
+        """The repositories of one write transaction (committed when the block ends without error)."""
+
+    def read(self) -> contextlib.AbstractAsyncContextManager[Repositories]:
+        """The repositories of one read-only snapshot."""
+
+
+class SqlStore:
+    """Repositories on the database (SQLAlchemy): what a running server uses."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[Repositories]:
+        """The repositories of one write transaction, taking the writer's turn (SQLite has one writer)."""
+        with duplicates():  # a unique index that refused a write (or the commit) is storage's Duplicate
+            async with self.db.write() as conn:
+                yield Repositories.on(conn)
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[Repositories]:
+        """The repositories of one read-only snapshot."""
+        async with self.db.read() as conn:
+            yield Repositories.on(conn)
+
+
 @dataclass
 class Context:
     """Built once at start and passed to every service call."""
 
     settings: Settings
-    db: Database
+    store: Store
     broker: Broker
     limiter: RateLimiter
     process_id: str
@@ -36,9 +71,9 @@ class Context:
 
 @dataclass
 class UnitOfWork:
-    """One transaction; the events it collects are published only after it commits."""
+    """One transaction: its repositories, its time, and the events published only after it commits."""
 
-    conn: AsyncConnection
+    repos: Repositories
     now: datetime
     events: list[Event] = field(default_factory=list)
 
@@ -55,19 +90,44 @@ class UnitOfWork:
         self.events.append({"control": control, **data})
 
 
+    @property
+    def chats(self) -> ChatRepository:
+        """Chats, participants and timelines."""
+        return self.repos.chats
+
+    @property
+    def people(self) -> PeopleRepository:
+        """Technicians, groups, requesters, tokens and presence."""
+        return self.repos.people
+
+    @property
+    def requests(self) -> RequestRepository:
+        """Incident requests and notes."""
+        return self.repos.requests
+
+    @property
+    def canned(self) -> CannedRepository:
+        """Canned messages."""
+        return self.repos.canned
+
+    @property
+    def settings(self) -> SettingsRepository:
+        """The admin settings."""
+        return self.repos.settings
+
+
 @contextlib.asynccontextmanager
 async def unit_of_work(ctx: Context) -> AsyncIterator[UnitOfWork]:
     """Run a block in one write transaction, then publish its events."""
-    async with ctx.db.write_turn():
-        async with ctx.db.transaction() as conn:
-            uow = UnitOfWork(conn, ctx.clock())
-            yield uow
-        for event in uow.events:
-            await ctx.broker.publish(event)
+    async with ctx.store.write() as repos:
+        uow = UnitOfWork(repos, ctx.clock())
+        yield uow
+    for event in uow.events:
+        await ctx.broker.publish(event)
 
 
 @contextlib.asynccontextmanager
-async def reading(ctx: Context) -> AsyncIterator[AsyncConnection]:
-    """A read-only snapshot."""
-    async with ctx.db.read() as conn:
-        yield conn
+async def reading(ctx: Context) -> AsyncIterator[Repositories]:
+    """The repositories of a read-only snapshot."""
+    async with ctx.store.read() as repos:
+        yield repos

@@ -8,8 +8,6 @@ from deskchat.domain.errors import Conflict
 from deskchat.domain.people import Role
 from deskchat.services import admin, canned
 from deskchat.services.context import Context, reading
-from deskchat.storage import people
-from deskchat.storage.tables import technicians
 
 GROUPS = [("Hardware", "Laptops, printers, peripherals"), ("Software", "Applications and licences"),
           ("Network", "VPN, Wi-Fi, email")]
@@ -43,8 +41,9 @@ async def seed(ctx: Context, password: str) -> list[str]:
             await admin.create_technician(ctx, None, name=name, email=email, password=password, role=role.value,
                                           group_ids=[group_ids[g] for g in groups])
         lines.append(f"{role.value:<10} {email:<22} {name} ({', '.join(groups)})")
-    async with reading(ctx) as conn:
-        owner = (await people.load_technicians(conn, technicians.c.email == "admin@example.com"))[0]
+    async with reading(ctx) as repos:
+        owner = await repos.people.technician_by_email("admin@example.com")
+    assert owner is not None
     existing = {c["shortcut"] for c in (await canned.list_canned_for(ctx, owner))}
     for title, body, shortcut, category in CANNED:
         if shortcut not in existing:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from deskchat.domain import canned as canned_rules
 from deskchat.domain.chat import Chat
@@ -25,8 +24,7 @@ from deskchat.realtime.hub import message_frame
 from deskchat.services import common
 from deskchat.services.context import Context, UnitOfWork, unit_of_work
 from deskchat.services.requests import placeholder_values
-from deskchat.storage import canned as canned_store
-from deskchat.storage import chats
+from deskchat.storage.repositories import Repositories
 
 log = structlog.get_logger()
 MAX_BATCH = 256
@@ -103,13 +101,13 @@ def writer(ctx: Context) -> MessageWriter:
     return found
 
 
-async def _canned_body(conn: AsyncConnection, actor: Actor, chat: Chat, canned_id: int) -> str:
+async def _canned_body(repos: Repositories, actor: Actor, chat: Chat, canned_id: int) -> str:
     if not isinstance(actor, Technician):
         raise Forbidden("Canned messages are for technicians only.")
-    found = await canned_store.load_canned(conn, canned_id)
+    found = await repos.canned.load_canned(canned_id)
     if found is None or not found.visible_to(actor):
         raise NotFound(f"There is no canned message {canned_id}.")
-    return canned_rules.render(found.body, await placeholder_values(conn, chat, actor))
+    return canned_rules.render(found.body, await placeholder_values(repos, chat, actor))
 
 
 @dataclass
@@ -120,12 +118,12 @@ class _Planned:
     body: str
 
 
-async def _plan(conn: AsyncConnection, batch: list[Send], results: list[Any]) -> list[_Planned]:
+async def _plan(repos: Repositories, batch: list[Send], results: list[Any]) -> list[_Planned]:
     """Check each send on its own; repeats of a client_msg_id answer with the first message."""
     ids = sorted({s.chat_id for s in batch})
-    loaded = {c.id: c for c in await chats.load_chats_by_id(conn, ids)}
+    loaded = {c.id: c for c in await repos.chats.load_chats_by_id(ids)}
     keys = [(s.chat_id, s.client_msg_id) for s in batch if s.client_msg_id is not None]
-    earlier = await chats.find_by_client_msg_ids(conn, keys)
+    earlier = await repos.chats.find_by_client_msg_ids(keys)
     planned: list[_Planned] = []
     in_batch: dict[tuple[int, str], int] = {}
     for i, send in enumerate(batch):
@@ -142,7 +140,7 @@ async def _plan(conn: AsyncConnection, batch: list[Send], results: list[Any]) ->
                 results[i] = ("same_as", in_batch[key])
                 continue
             body = send.body if send.canned_message_id is None else await _canned_body(
-                conn, send.actor, chat, send.canned_message_id)
+                repos, send.actor, chat, send.canned_message_id)
             assert body is not None
             chat.post(send.actor, body)
             planned.append(_Planned(i, send, chat, body))
@@ -159,7 +157,7 @@ async def _store(uow: UnitOfWork, planned: list[_Planned], results: list[Any]) -
     for item in planned:
         by_chat[item.chat.id].append(item)
     rows: list[tuple[_Planned, int]] = []
-    taken = await chats.take_seqs(uow.conn, {chat_id: len(items) for chat_id, items in by_chat.items()})
+    taken = await uow.chats.take_seqs({chat_id: len(items) for chat_id, items in by_chat.items()})
     for chat_id, items in by_chat.items():
         last = taken.get(chat_id)
         if last is None:
@@ -167,7 +165,7 @@ async def _store(uow: UnitOfWork, planned: list[_Planned], results: list[Any]) -
                 results[item.index] = InvalidState("The chat has ended; it takes no more messages.")
             continue
         rows += [(item, last - len(items) + n + 1) for n, item in enumerate(items)]
-    stored = await chats.insert_messages(uow.conn, [
+    stored = await uow.chats.insert_messages([
         {"chat_id": item.chat.id, "seq": seq, "author": Author.of(item.send.actor), "body": item.body,
          "client_msg_id": item.send.client_msg_id} for item, seq in rows], uow.now)
     for (item, _), message in zip(rows, stored, strict=True):
@@ -179,7 +177,7 @@ async def write_batch(ctx: Context, batch: list[Send]) -> list[Outcome | BaseExc
     """Post a batch of sends in one transaction; each gets its own outcome."""
     results: list[Any] = [None] * len(batch)
     async with unit_of_work(ctx) as uow:
-        planned = await _plan(uow.conn, batch, results)
+        planned = await _plan(uow.repos, batch, results)
         if planned:
             await _store(uow, planned, results)
     for i, result in enumerate(results):

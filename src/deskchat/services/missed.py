@@ -9,8 +9,6 @@ import structlog
 from deskchat.domain import request as rules
 from deskchat.services import common
 from deskchat.services.context import Context, reading, unit_of_work
-from deskchat.storage import chats, people
-from deskchat.storage import requests as store
 
 log = structlog.get_logger()
 BATCH = 500
@@ -24,21 +22,21 @@ async def expire_waiting(ctx: Context, chat_id: int) -> bool:
 async def expire_due(ctx: Context, chat_ids: list[int]) -> int:
     """Convert due chats in one transaction, each exactly once; returns how many this call converted."""
     async with unit_of_work(ctx) as uow:
-        waiting = await chats.load_chats_by_id(uow.conn, chat_ids)
-        claimed = await chats.claim_missed_many(uow.conn, [c.id for c in waiting], uow.now)
+        waiting = await uow.chats.load_chats_by_id(chat_ids)
+        claimed = await uow.chats.claim_missed_many([c.id for c in waiting], uow.now)
         due = [c for c in waiting if c.id in claimed]
         if not due:
             return 0
-        texts = await chats.requester_texts_many(uow.conn, [c.id for c in due])
-        request_ids = await store.insert_requests(uow.conn, [{
+        texts = await uow.chats.requester_texts_many([c.id for c in due])
+        request_ids = await uow.requests.insert_requests([{
             "subject": rules.missed_subject(chat), "description": rules.missed_description(chat, texts[chat.id]),
             "source": rules.RequestSource.MISSED_CHAT.value, "requester_id": chat.requester.id,
             "group_id": chat.group_id, "technician_id": None, "chat_id": chat.id} for chat in due], uow.now)
-        await chats.link_requests(uow.conn, {c.id: r for c, r in zip(due, request_ids, strict=True)})
+        await uow.chats.link_requests({c.id: r for c, r in zip(due, request_ids, strict=True)})
         for chat, request_id in zip(due, request_ids, strict=True):
             chat.miss(uow.now, request_id)
         await common.record_system_many(uow, due)
-        members = await people.members_of_groups(uow.conn, {c.group_id for c in due})
+        members = await uow.people.members_of_groups({c.group_id for c in due})
         for chat in due:
             common.emit_chat(uow, chat)
             uow.emit({"type": "alert_cleared", "chat_id": chat.id, "reason": "missed"},
@@ -51,8 +49,8 @@ async def sweep_due(ctx: Context) -> int:
     """Convert every chat that is due now, a batch per transaction; returns how many this process converted."""
     converted = 0
     while True:
-        async with reading(ctx) as conn:
-            due = await chats.due_chat_ids(conn, ctx.clock(), BATCH)
+        async with reading(ctx) as repos:
+            due = await repos.chats.due_chat_ids(ctx.clock(), BATCH)
         if due:
             converted += await expire_due(ctx, due)
         if len(due) < BATCH:
@@ -65,8 +63,8 @@ async def run_sweeper(ctx: Context) -> None:
     while True:
         try:
             await sweep_due(ctx)
-            async with reading(ctx) as conn:
-                next_due = await chats.next_due_at(conn)
+            async with reading(ctx) as repos:
+                next_due = await repos.chats.next_due_at()
             wait = interval
             if next_due is not None:
                 wait = min(interval, max(0.0, (next_due - ctx.clock()).total_seconds()))

@@ -11,12 +11,10 @@ from deskchat.domain.people import Status, Technician
 from deskchat.services.auth import Principal
 from deskchat.services.context import Context, UnitOfWork, unit_of_work
 from deskchat.services.views import chat_view, technician_view
-from deskchat.storage import chats, people
-from deskchat.storage.tables import chats as chats_table
 
 
 async def _emit_presence(ctx: Context, uow: UnitOfWork, tech: Technician) -> bool:
-    online = bool(await people.online_ids(uow.conn, [tech.id], uow.now, ctx.settings.presence_ttl_seconds))
+    online = bool(await uow.people.online_ids([tech.id], uow.now, ctx.settings.presence_ttl_seconds))
     uow.emit({"type": "presence", "data": {"technician_id": tech.id, "status": tech.status.value,
                                            "online": online}}, all_technicians=True)
     uow.control("technician_changed", technician=technician_view(tech, online=online))
@@ -24,8 +22,7 @@ async def _emit_presence(ctx: Context, uow: UnitOfWork, tech: Technician) -> boo
 
 
 async def _emit_waiting_alerts(uow: UnitOfWork, tech: Technician) -> None:
-    where = chats.visible_to_technician(tech.id, sorted(tech.group_ids), ChatState.WAITING.value)
-    for chat in await chats.load_chats(uow.conn, where, chats_table.c.id.asc(), 200):
+    for chat in await uow.chats.list_visible(tech, ChatState.WAITING.value, None, 200):
         uow.emit({"type": "alert", "data": chat_view(chat)}, technicians=[tech.id])
 
 
@@ -35,20 +32,20 @@ async def set_status(ctx: Context, principal: Principal, status: str) -> dict[st
     if status not in {s.value for s in Status}:
         raise ValidationFailed("Unknown status.", errors={"status": "online, away or offline"})
     async with unit_of_work(ctx) as uow:
-        await people.update_technician(uow.conn, tech.id, {"status": status})
-        tech = await people.load_technician(uow.conn, tech.id) or tech
+        await uow.people.update_technician(tech.id, {"status": status})
+        tech = await uow.people.load_technician(tech.id) or tech
         online = await _emit_presence(ctx, uow, tech)
         if online:
             await _emit_waiting_alerts(uow, tech)
-        counts = await people.active_chat_counts(uow.conn, [tech.id])
+        counts = await uow.people.active_chat_counts([tech.id])
     return technician_view(tech, online=online, active_chats=counts.get(tech.id, 0))
 
 
 async def socket_count_changed(ctx: Context, tech_id: int, sockets: int) -> None:
     """This process now holds ``sockets`` live sockets of the technician."""
     async with unit_of_work(ctx) as uow:
-        await people.set_presence(uow.conn, ctx.process_id, tech_id, sockets, uow.now)
-        tech = await people.load_technician(uow.conn, tech_id)
+        await uow.people.set_presence(ctx.process_id, tech_id, sockets, uow.now)
+        tech = await uow.people.load_technician(tech_id)
         if tech is not None:
             await _emit_presence(ctx, uow, tech)
 
@@ -65,14 +62,14 @@ async def heartbeat(ctx: Context, tech_ids: Iterable[int]) -> None:
     the first surviving process to beat after that deletes the rows and tells the consoles.
     """
     async with unit_of_work(ctx) as uow:
-        back = await people.heartbeat(uow.conn, ctx.process_id, uow.now, tech_ids)
-        gone = await people.expire_presence(uow.conn, uow.now, ctx.settings.presence_ttl_seconds)
+        back = await uow.people.heartbeat(ctx.process_id, uow.now, tech_ids)
+        gone = await uow.people.expire_presence(uow.now, ctx.settings.presence_ttl_seconds)
         await _announce(ctx, uow, {*back, *gone})
 
 
 async def _announce(ctx: Context, uow: UnitOfWork, tech_ids: set[int]) -> None:
     for tech_id in sorted(tech_ids):
-        tech = await people.load_technician(uow.conn, tech_id)
+        tech = await uow.people.load_technician(tech_id)
         if tech is not None:
             await _emit_presence(ctx, uow, tech)
 
@@ -80,5 +77,5 @@ async def _announce(ctx: Context, uow: UnitOfWork, tech_ids: set[int]) -> None:
 async def forget_process(ctx: Context) -> None:
     """On a clean shutdown this process holds no sockets any more; the consoles are told."""
     async with unit_of_work(ctx) as uow:
-        gone = await people.clear_presence(uow.conn, process_id=ctx.process_id)
+        gone = await uow.people.clear_presence(process_id=ctx.process_id)
         await _announce(ctx, uow, set(gone))

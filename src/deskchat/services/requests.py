@@ -5,9 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from deskchat.domain import request as rules
 from deskchat.domain.chat import Chat, ChatState
 from deskchat.domain.errors import (
@@ -23,24 +20,23 @@ from deskchat.services import common
 from deskchat.services.auth import Principal
 from deskchat.services.context import Context, UnitOfWork, reading, unit_of_work
 from deskchat.services.views import page
-from deskchat.storage import chats, people
-from deskchat.storage import requests as store
-from deskchat.storage.tables import groups, notes, requests
+from deskchat.storage.errors import Duplicate
+from deskchat.storage.repositories import Repositories
 
 
-async def placeholder_values(conn: AsyncConnection, chat: Chat, tech: Technician) -> dict[str, str | None]:
+async def placeholder_values(repos: Repositories, chat: Chat, tech: Technician) -> dict[str, str | None]:
     """The values canned-message placeholders take in this chat."""
-    group = await people.load_groups(conn, groups.c.id == chat.group_id)
+    group = await repos.people.load_group(chat.group_id)
     return {
         "requester.name": chat.requester.name, "requester.email": chat.requester.email,
-        "technician.name": tech.name, "group.name": group[0].name if group else None,
+        "technician.name": tech.name, "group.name": group.name if group else None,
         "chat.id": str(chat.id), "request.id": str(chat.request_id) if chat.request_id else None,
     }
 
 
-async def _timeline(conn: AsyncConnection, chat_id: int) -> list[rules.TimelineEntry]:
+async def _timeline(repos: Repositories, chat_id: int) -> list[rules.TimelineEntry]:
     entries, after = [], 0
-    while batch := await chats.list_messages(conn, chat_id, after, 1000):
+    while batch := await repos.chats.list_messages(chat_id, after, 1000):
         for m in batch:
             author = Author(m["author"]["kind"], m["author"]["id"], m["author"]["name"])
             entries.append(rules.TimelineEntry(_parse_time(m["created_at"]), author, m["body"],
@@ -59,31 +55,31 @@ async def convert_to_request(ctx: Context, principal: Principal, chat_id: int,
     tech = principal.technician()
     try:
         return await _link_new_request(ctx, tech, chat_id, subject)
-    except IntegrityError:  # a concurrent convert stored its request first (requests.chat_id is unique)
+    except Duplicate:  # a concurrent convert stored its request first (requests.chat_id is unique)
         raise RequestAlreadyLinked("This chat already has a request.") from None
 
 
 async def _link_new_request(ctx: Context, tech: Technician, chat_id: int, subject: str | None) -> dict[str, Any]:
     async with unit_of_work(ctx) as uow:
-        chat = await common.load_chat(uow.conn, chat_id)
+        chat = await common.load_chat(uow.repos, chat_id)
         chat.ensure_can_link_request(tech)
         title = rules.check_subject(subject) if subject is not None else rules.default_subject(chat)
         if chat.state is ChatState.ACTIVE:
             description = rules.converted_description(chat)
         else:
-            description = rules.added_description(chat, await _timeline(uow.conn, chat.id))
-        request_id = await store.insert_request(
-            uow.conn, subject=title, description=description, source=rules.RequestSource.LIVE_CHAT.value,
+            description = rules.added_description(chat, await _timeline(uow.repos, chat.id))
+        request_id = await uow.requests.insert_request(
+            subject=title, description=description, source=rules.RequestSource.LIVE_CHAT.value,
             requester_id=chat.requester.id, group_id=chat.group_id, technician_id=chat.owner_id or tech.id,
             chat_id=chat.id, now=uow.now)
-        if not await chats.claim_request_link(uow.conn, chat.id, request_id, chat.state):
-            if (await common.load_chat(uow.conn, chat.id)).request_id is not None:
+        if not await uow.chats.claim_request_link(chat.id, request_id, chat.state):
+            if (await common.load_chat(uow.repos, chat.id)).request_id is not None:
                 raise RequestAlreadyLinked("This chat already has a request.")
             raise InvalidState("The chat ended meanwhile; reload it.")
         chat.link_request(tech, request_id, title)
         await common.record_system(uow, chat)
         common.emit_chat(uow, chat)
-        created = await store.load_request(uow.conn, request_id)
+        created = await uow.requests.load_request(request_id)
     assert created is not None
     return created
 
@@ -91,8 +87,8 @@ async def _link_new_request(ctx: Context, tech: Technician, chat_id: int, subjec
 async def add_transcript_note(uow: UnitOfWork, chat: Chat) -> None:
     """When a converted chat ends, its whole transcript goes to the request's notes."""
     assert chat.request_id is not None
-    body = "Chat transcript:\n" + rules.format_transcript(await _timeline(uow.conn, chat.id))
-    note = await store.insert_note(uow.conn, chat.request_id, SYSTEM, body, uow.now)
+    body = "Chat transcript:\n" + rules.format_transcript(await _timeline(uow.repos, chat.id))
+    note = await uow.requests.insert_note(chat.request_id, SYSTEM, body, uow.now)
     uow.emit({"type": "note", "chat_id": chat.id, "data": note}, technicians=chat.participant_ids)
 
 
@@ -101,11 +97,11 @@ async def add_chat_note(ctx: Context, principal: Principal, chat_id: int, body: 
     tech = principal.technician()
     rules.check_note(body)
     async with unit_of_work(ctx) as uow:
-        chat = await common.load_chat(uow.conn, chat_id)
+        chat = await common.load_chat(uow.repos, chat_id)
         chat.ensure_can_act(tech)
         if chat.request_id is None:
             raise NoLinkedRequest("Convert the chat to a request before adding notes.")
-        note = await store.insert_note(uow.conn, chat.request_id, Author.of(tech), body, uow.now)
+        note = await uow.requests.insert_note(chat.request_id, Author.of(tech), body, uow.now)
         uow.emit({"type": "note", "chat_id": chat.id, "data": note}, technicians=chat.participant_ids)
     return note
 
@@ -115,8 +111,8 @@ def _may_see(tech: Technician, request: dict[str, Any]) -> bool:
             or (request["group_id"] is not None and tech.in_group(request["group_id"])))
 
 
-async def _visible_request(conn: AsyncConnection, tech: Technician, request_id: int) -> dict[str, Any]:
-    found = await store.load_request(conn, request_id)
+async def _visible_request(repos: Repositories, tech: Technician, request_id: int) -> dict[str, Any]:
+    found = await repos.requests.load_request(request_id)
     if found is None:
         raise NotFound(f"There is no request {request_id}.")
     if not _may_see(tech, found):
@@ -131,22 +127,16 @@ async def list_requests(ctx: Context, principal: Principal, *, source: str | Non
     common.check_limit(limit)
     check_filter(source, rules.RequestSource, "source")
     check_filter(status, rules.RequestStatus, "status")
-    where = [store.visible_condition(tech.id, sorted(tech.group_ids), tech.is_admin)]
-    if source:
-        where.append(requests.c.source == rules.RequestSource(source).value)
-    if status:
-        where.append(requests.c.status == rules.RequestStatus(status).value)
     after = common.parse_cursor(cursor)
-    if after is not None:
-        where.append(requests.c.id < after)
-    async with reading(ctx) as conn:
-        return page(await store.list_requests(conn, where, limit), limit)
+    async with reading(ctx) as repos:
+        found = await repos.requests.list_visible(tech, source=source, status=status, after=after, limit=limit)
+    return page(found, limit)
 
 
 async def get_request(ctx: Context, principal: Principal, request_id: int) -> dict[str, Any]:
     """One request the technician may see."""
-    async with reading(ctx) as conn:
-        return await _visible_request(conn, principal.technician(), request_id)
+    async with reading(ctx) as repos:
+        return await _visible_request(repos, principal.technician(), request_id)
 
 
 async def update_request(ctx: Context, principal: Principal, request_id: int,
@@ -154,7 +144,7 @@ async def update_request(ctx: Context, principal: Principal, request_id: int,
     """Change a request's status, subject or technician."""
     tech = principal.technician()
     async with unit_of_work(ctx) as uow:
-        await _visible_request(uow.conn, tech, request_id)
+        await _visible_request(uow.repos, tech, request_id)
         values: dict[str, Any] = {}
         if "subject" in changes:
             values["subject"] = rules.check_subject(changes["subject"])
@@ -163,12 +153,12 @@ async def update_request(ctx: Context, principal: Principal, request_id: int,
             values["status"] = rules.RequestStatus(changes["status"]).value
         if "technician_id" in changes:
             assignee = changes["technician_id"]
-            if assignee is not None and await people.load_technician(uow.conn, assignee) is None:
+            if assignee is not None and await uow.people.load_technician(assignee) is None:
                 raise ValidationFailed("There is no such technician.", errors={"technician_id": "no such technician"})
             values["technician_id"] = assignee
         if values:
-            await store.update_request(uow.conn, request_id, {**values, "updated_at": uow.now})
-        updated = await store.load_request(uow.conn, request_id)
+            await uow.requests.update_request(request_id, {**values, "updated_at": uow.now})
+        updated = await uow.requests.load_request(request_id)
     assert updated is not None
     return updated
 
@@ -178,10 +168,9 @@ async def list_notes(ctx: Context, principal: Principal, request_id: int, limit:
     """A request's notes, newest first."""
     common.check_limit(limit)
     after = common.parse_cursor(cursor)
-    async with reading(ctx) as conn:
-        await _visible_request(conn, principal.technician(), request_id)
-        where = [notes.c.id < after] if after is not None else []
-        return page(await store.list_notes(conn, request_id, where, limit), limit)
+    async with reading(ctx) as repos:
+        await _visible_request(repos, principal.technician(), request_id)
+        return page(await repos.requests.list_notes(request_id, after, limit), limit)
 
 
 async def add_request_note(ctx: Context, principal: Principal, request_id: int, body: str) -> dict[str, Any]:
@@ -189,10 +178,10 @@ async def add_request_note(ctx: Context, principal: Principal, request_id: int, 
     tech = principal.technician()
     rules.check_note(body)
     async with unit_of_work(ctx) as uow:
-        found = await _visible_request(uow.conn, tech, request_id)
-        note = await store.insert_note(uow.conn, request_id, Author.of(tech), body, uow.now)
+        found = await _visible_request(uow.repos, tech, request_id)
+        note = await uow.requests.insert_note(request_id, Author.of(tech), body, uow.now)
         if found["chat_id"] is not None:
-            chat = await common.load_chat(uow.conn, found["chat_id"])
+            chat = await common.load_chat(uow.repos, found["chat_id"])
             uow.emit({"type": "note", "chat_id": chat.id, "data": note}, technicians=chat.participant_ids)
     return note
 

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from deskchat.domain.chat import Chat, ChatState
-from deskchat.domain.people import Author, Requester
+from deskchat.domain.people import Actor, Author, Requester, Technician
 from deskchat.storage.lists import any_of, value_for
 from deskchat.storage.tables import chat_participants as cp
 from deskchat.storage.tables import chats, messages, requesters
@@ -21,15 +21,6 @@ _CHAT_COLUMNS = (chats, requesters.c.name.label("r_name"), requesters.c.email.la
 def _is_open() -> Any:
     """The chat is waiting or active (two plain comparisons: an IN list is re-rendered on every execution)."""
     return or_(chats.c.state == ChatState.WAITING.value, chats.c.state == ChatState.ACTIVE.value)
-
-
-async def insert_chat(conn: AsyncConnection, *, group_id: int, subject: str, requester_id: int,
-                      now: datetime, missed_due_at: datetime | None) -> int:
-    """Store a new waiting chat and return its id."""
-    result = await conn.execute(insert(chats).values(
-        group_id=group_id, subject=subject, state=ChatState.WAITING.value, requester_id=requester_id,
-        last_seq=0, missed_due_at=missed_due_at, created_at=now).returning(chats.c.id))
-    return int(result.scalar_one())
 
 
 def _chat_from(row: Any, parts: list[Any]) -> Chat:
@@ -47,36 +38,6 @@ def _chat_query() -> Any:
     return select(*_CHAT_COLUMNS).join(requesters, requesters.c.id == chats.c.requester_id)
 
 
-async def load_chat(conn: AsyncConnection, chat_id: int) -> Chat | None:
-    """The chat with its requester and participants, or None."""
-    row = (await conn.execute(_chat_query().where(chats.c.id == chat_id))).first()
-    if row is None:
-        return None
-    parts = (await conn.execute(
-        select(cp.c.technician_id, cp.c.left_at).where(cp.c.chat_id == chat_id)
-        .order_by(cp.c.joined_at, cp.c.technician_id))).all()
-    return _chat_from(row, list(parts))
-
-
-async def load_chats(conn: AsyncConnection, where: Any, order: Any, limit: int) -> list[Chat]:
-    """Chats matching a condition, with participants, in one round trip for each table."""
-    rows = (await conn.execute(_chat_query().where(where).order_by(order).limit(limit))).all()
-    if not rows:
-        return []
-    ids = [r.id for r in rows]
-    parts = (await conn.execute(select(cp.c.chat_id, cp.c.technician_id, cp.c.left_at)
-                                .where(any_of(cp.c.chat_id, ids)).order_by(cp.c.joined_at))).all()
-    by_chat: dict[int, list[Any]] = {}
-    for p in parts:
-        by_chat.setdefault(p.chat_id, []).append(p)
-    return [_chat_from(r, by_chat.get(r.id, [])) for r in rows]
-
-
-async def load_chats_by_id(conn: AsyncConnection, chat_ids: list[int]) -> list[Chat]:
-    """These chats (those that exist), in id order."""
-    return await load_chats(conn, any_of(chats.c.id, sorted(chat_ids)), chats.c.id, len(chat_ids))
-
-
 def visible_to_technician(tech_id: int, group_ids: list[int], state: str | None) -> Any:
     """Waiting chats of my groups, and chats I take part in now."""
     mine = exists().where(and_(cp.c.chat_id == chats.c.id, cp.c.technician_id == tech_id,
@@ -92,176 +53,7 @@ def visible_to_requester(requester_id: int, state: str | None) -> Any:
     return and_(cond, chats.c.state == state) if state else cond
 
 
-async def claim_pickup(conn: AsyncConnection, chat_id: int, tech_id: int, now: datetime) -> bool:
-    """The single-winner pickup: only a still-waiting chat changes."""
-    result = await conn.execute(update(chats).where(
-        chats.c.id == chat_id, chats.c.state == ChatState.WAITING.value,
-    ).values(state=ChatState.ACTIVE.value, owner_id=tech_id, picked_up_at=now, missed_due_at=None))
-    return result.rowcount == 1
-
-
-async def join(conn: AsyncConnection, chat_id: int, tech_id: int, now: datetime) -> bool:
-    """Make the technician a participant (again); False if they already are one (a concurrent join won)."""
-    result = await conn.execute(update(cp).where(
-        cp.c.chat_id == chat_id, cp.c.technician_id == tech_id, cp.c.left_at.is_not(None),
-    ).values(left_at=None, joined_at=now))
-    if result.rowcount == 1:
-        return True
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    result = await conn.execute(dialect_insert(cp).values(chat_id=chat_id, technician_id=tech_id, joined_at=now)
-                                .on_conflict_do_nothing())
-    return result.rowcount == 1
-
-
-async def leave(conn: AsyncConnection, chat_id: int, tech_id: int, now: datetime) -> bool:
-    """The technician is no longer a participant (but took part once); False if they had already left."""
-    result = await conn.execute(update(cp).where(
-        cp.c.chat_id == chat_id, cp.c.technician_id == tech_id, cp.c.left_at.is_(None),
-    ).values(left_at=now))
-    return result.rowcount == 1
-
-
-async def claim_transfer(conn: AsyncConnection, chat_id: int, *, old_owner: int | None, new_owner: int,
-                         group_id: int) -> bool:
-    """Hand over an active chat, only if nobody changed its owner meanwhile."""
-    result = await conn.execute(update(chats).where(
-        chats.c.id == chat_id, chats.c.state == ChatState.ACTIVE.value, chats.c.owner_id == old_owner,
-    ).values(owner_id=new_owner, group_id=group_id))
-    return result.rowcount == 1
-
-
-async def claim_end(conn: AsyncConnection, chat_id: int, now: datetime) -> str | None:
-    """End an open chat; returns the state it had, or None if it was not open."""
-    result = await conn.execute(update(chats).where(
-        chats.c.id == chat_id, _is_open(),
-    ).values(state=ChatState.ENDED.value, ended_at=now, missed_due_at=None).returning(chats.c.id))
-    return "ended" if result.first() is not None else None
-
-
-async def claim_missed(conn: AsyncConnection, chat_id: int, now: datetime) -> bool:
-    """Mark a waiting chat past its due time missed; exactly one caller wins."""
-    result = await conn.execute(update(chats).where(
-        chats.c.id == chat_id, chats.c.state == ChatState.WAITING.value, chats.c.missed_due_at <= now,
-    ).values(state=ChatState.MISSED.value, ended_at=now, missed_due_at=None))
-    return result.rowcount == 1
-
-
-async def claim_missed_many(conn: AsyncConnection, chat_ids: list[int], now: datetime) -> set[int]:
-    """Mark those of these chats that are still waiting and due missed; returns the ids this call won."""
-    if not chat_ids:
-        return set()
-    result = await conn.execute(update(chats).where(
-        any_of(chats.c.id, chat_ids), chats.c.state == ChatState.WAITING.value, chats.c.missed_due_at <= now,
-    ).values(state=ChatState.MISSED.value, ended_at=now, missed_due_at=None).returning(chats.c.id))
-    return {int(i) for i in result.scalars()}
-
-
-async def link_requests(conn: AsyncConnection, request_of: dict[int, int]) -> None:
-    """Link each chat to its new request (chats that have none)."""
-    if request_of:
-        await conn.execute(
-            update(chats).where(chats.c.id == bindparam("cid"), chats.c.request_id.is_(None))
-            .values(request_id=bindparam("rid")).execution_options(synchronize_session=False),
-            [{"cid": c, "rid": r} for c, r in request_of.items()])
-
-
-async def take_next_seqs(conn: AsyncConnection, chat_ids: list[int]) -> dict[int, int]:
-    """Take one seq in each of these chats; returns chat id -> the new seq."""
-    result = await conn.execute(update(chats).where(any_of(chats.c.id, chat_ids))
-                                .values(last_seq=chats.c.last_seq + 1).returning(chats.c.id, chats.c.last_seq))
-    return {int(c): int(s) for c, s in result}
-
-
-async def requester_texts_many(conn: AsyncConnection, chat_ids: list[int]) -> dict[int, list[str]]:
-    """What the requester wrote in each chat, in order."""
-    rows = await conn.execute(select(messages.c.chat_id, messages.c.body).where(
-        any_of(messages.c.chat_id, chat_ids), messages.c.author_kind == "requester")
-        .order_by(messages.c.chat_id, messages.c.seq))
-    found: dict[int, list[str]] = {c: [] for c in chat_ids}
-    for chat_id, body in rows:
-        found[int(chat_id)].append(str(body))
-    return found
-
-
-async def claim_request_link(conn: AsyncConnection, chat_id: int, request_id: int, state: ChatState) -> bool:
-    """Link a request to a chat that has none yet and is still in the state the caller decided on."""
-    result = await conn.execute(update(chats).where(
-        chats.c.id == chat_id, chats.c.request_id.is_(None), chats.c.state == state.value,
-    ).values(request_id=request_id))
-    return result.rowcount == 1
-
-
-async def linked_request_id(conn: AsyncConnection, chat_id: int) -> int | None:
-    """The request linked to a chat, as committed (read after a guarded UPDATE holds the row)."""
-    value = (await conn.execute(select(chats.c.request_id).where(chats.c.id == chat_id))).scalar()
-    return None if value is None else int(value)
-
-
-async def due_chat_ids(conn: AsyncConnection, now: datetime, limit: int) -> list[int]:
-    """Waiting chats whose missed-chat time has come, oldest first."""
-    rows = await conn.execute(select(chats.c.id).where(
-        chats.c.state == ChatState.WAITING.value, chats.c.missed_due_at <= now,
-    ).order_by(chats.c.missed_due_at).limit(limit))
-    return [int(r) for r in rows.scalars()]
-
-
-async def next_due_at(conn: AsyncConnection) -> datetime | None:
-    """When the next waiting chat falls due, if any."""
-    value = (await conn.execute(select(func.min(chats.c.missed_due_at)).where(
-        chats.c.state == ChatState.WAITING.value))).scalar()
-    return value  # type: ignore[no-any-return]
-
-
-async def reschedule_waiting(conn: AsyncConnection, timeout_seconds: int | None) -> None:
-    """Set (or clear) the missed-chat due time of every waiting chat after a settings change."""
-    waiting = chats.c.state == ChatState.WAITING.value
-    if timeout_seconds is None:
-        await conn.execute(update(chats).where(waiting).values(missed_due_at=None))
-        return
-    rows = (await conn.execute(select(chats.c.id, chats.c.created_at).where(waiting))).all()
-    if rows:  # one statement run for every row (executemany), not a round trip per chat
-        await conn.execute(
-            update(chats).where(chats.c.id == bindparam("cid"), waiting)
-            .values(missed_due_at=bindparam("due")).execution_options(synchronize_session=False),
-            [{"cid": row.id, "due": row.created_at + timedelta(seconds=timeout_seconds)} for row in rows])
-
-
 # -- timeline ------------------------------------------------------------------------
-
-async def take_seq(conn: AsyncConnection, chat_id: int, *, open_only: bool) -> int | None:
-    """Take the chat's next seq in this transaction (None if the chat is no longer open)."""
-    cond = [chats.c.id == chat_id]
-    if open_only:
-        cond.append(_is_open())
-    result = await conn.execute(update(chats).where(*cond).values(last_seq=chats.c.last_seq + 1)
-                                .returning(chats.c.last_seq))
-    value = result.scalar()
-    return None if value is None else int(value)
-
-
-async def take_seqs(conn: AsyncConnection, counts: dict[int, int]) -> dict[int, int]:
-    """Take ``counts[chat]`` seqs in each open chat; returns each open chat's new last seq.
-
-    PostgreSQL: one statement, so concurrent processes lock the rows in one order (id order). SQLite
-    (one writer at a time, so no lock order to keep): one statement per distinct count, usually one
-    or two, since SQLite has no arrays and pairing through JSON costs a parse per row.
-    """
-    if not counts:
-        return {}
-    if conn.dialect.name == "postgresql":
-        groups: list[tuple[list[int], Any]] = [(sorted(counts), value_for(chats.c.id, counts))]
-    else:
-        by_count: dict[int, list[int]] = {}
-        for chat_id, n in sorted(counts.items()):
-            by_count.setdefault(n, []).append(chat_id)
-        groups = [(ids, bindparam("n", n, type_=Integer)) for n, ids in sorted(by_count.items())]
-    taken: dict[int, int] = {}
-    for ids, increment in groups:
-        result = await conn.execute(update(chats).where(any_of(chats.c.id, ids), _is_open())
-                                    .values(last_seq=chats.c.last_seq + increment)
-                                    .returning(chats.c.id, chats.c.last_seq))
-        taken.update((int(c), int(s)) for c, s in result)
-    return taken
 
 
 def message_view(row: Any) -> dict[str, Any]:
@@ -273,67 +65,267 @@ def message_view(row: Any) -> dict[str, Any]:
     }
 
 
-async def insert_message(conn: AsyncConnection, *, chat_id: int, seq: int, author: Author, body: str,
-                         now: datetime, event: str | None = None,
-                         client_msg_id: str | None = None) -> dict[str, Any]:
-    """Store one timeline message and return it in the API's shape."""
-    values = {
-        "chat_id": chat_id, "seq": seq, "kind": "system" if event else "text", "event": event,
-        "author_kind": author.kind, "author_id": author.id, "author_name": author.name, "body": body,
-        "client_msg_id": client_msg_id, "created_at": now,
-    }
-    result = await conn.execute(insert(messages).values(**values).returning(messages.c.id))
-    return message_view(_Row(id=int(result.scalar_one()), **values))
-
-
-async def insert_messages(conn: AsyncConnection, items: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Store messages in one statement; returns them in the API's shape, in the given order."""
-    if not items:
-        return []
-    values = [{"chat_id": i["chat_id"], "seq": i["seq"], "kind": "system" if i.get("event") else "text",
-               "event": i.get("event"),
-               "author_kind": i["author"].kind, "author_id": i["author"].id, "author_name": i["author"].name,
-               "body": i["body"], "client_msg_id": i["client_msg_id"], "created_at": now} for i in items]
-    result = await conn.execute(insert(messages).returning(messages.c.id, sort_by_parameter_order=True), values)
-    return [message_view(_Row(id=int(row_id), **v)) for row_id, v in zip(result.scalars(), values, strict=True)]
-
-
-async def find_by_client_msg_ids(conn: AsyncConnection,
-                                 keys: list[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any]]:
-    """Messages already sent under these (chat_id, client_msg_id) pairs."""
-    if not keys:
-        return {}
-    chat_ids = sorted({k[0] for k in keys})
-    msg_ids = sorted({k[1] for k in keys})
-    rows = await conn.execute(select(messages).where(any_of(messages.c.chat_id, chat_ids),
-                                                     any_of(messages.c.client_msg_id, msg_ids)))
-    wanted = set(keys)
-    return {(r.chat_id, r.client_msg_id): message_view(r) for r in rows if (r.chat_id, r.client_msg_id) in wanted}
-
-
 class _Row:
     def __init__(self, **kw: Any) -> None:
         self.__dict__.update(kw)
 
 
-async def find_by_client_msg_id(conn: AsyncConnection, chat_id: int,
-                                client_msg_id: str) -> dict[str, Any] | None:
-    """The message a client already sent under this id, if any."""
-    row = (await conn.execute(select(messages).where(
-        messages.c.chat_id == chat_id, messages.c.client_msg_id == client_msg_id))).first()
-    return message_view(row) if row else None
+class ChatRepository:
+    """Chats, participants and timelines: every state change a guarded UPDATE."""
 
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
 
-async def list_messages(conn: AsyncConnection, chat_id: int, after_seq: int,
-                        limit: int) -> list[dict[str, Any]]:
-    """Timeline messages after a seq, in seq order."""
-    rows = await conn.execute(select(messages).where(
-        messages.c.chat_id == chat_id, messages.c.seq > after_seq).order_by(messages.c.seq).limit(limit))
-    return [message_view(r) for r in rows]
+    async def insert_chat(self, *, group_id: int, subject: str, requester_id: int,
+                          now: datetime, missed_due_at: datetime | None) -> int:
+        """Store a new waiting chat and return its id."""
+        result = await self._conn.execute(insert(chats).values(
+            group_id=group_id, subject=subject, state=ChatState.WAITING.value, requester_id=requester_id,
+            last_seq=0, missed_due_at=missed_due_at, created_at=now).returning(chats.c.id))
+        return int(result.scalar_one())
 
+    async def load_chat(self, chat_id: int) -> Chat | None:
+        """The chat with its requester and participants, or None."""
+        row = (await self._conn.execute(_chat_query().where(chats.c.id == chat_id))).first()
+        if row is None:
+            return None
+        parts = (await self._conn.execute(
+            select(cp.c.technician_id, cp.c.left_at).where(cp.c.chat_id == chat_id)
+            .order_by(cp.c.joined_at, cp.c.technician_id))).all()
+        return _chat_from(row, list(parts))
 
-async def requester_texts(conn: AsyncConnection, chat_id: int) -> list[str]:
-    """What the requester wrote in a chat, in order."""
-    rows = await conn.execute(select(messages.c.body).where(
-        messages.c.chat_id == chat_id, messages.c.author_kind == "requester").order_by(messages.c.seq))
-    return [str(b) for b in rows.scalars()]
+    async def load_chats(self, where: Any, order: Any, limit: int) -> list[Chat]:
+        """Chats matching a condition, with participants, in one round trip for each table."""
+        rows = (await self._conn.execute(_chat_query().where(where).order_by(order).limit(limit))).all()
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        parts = (await self._conn.execute(select(cp.c.chat_id, cp.c.technician_id, cp.c.left_at)
+                                    .where(any_of(cp.c.chat_id, ids)).order_by(cp.c.joined_at))).all()
+        by_chat: dict[int, list[Any]] = {}
+        for p in parts:
+            by_chat.setdefault(p.chat_id, []).append(p)
+        return [_chat_from(r, by_chat.get(r.id, [])) for r in rows]
+
+    async def list_visible(self, actor: Actor, state: str | None, after: int | None, limit: int) -> list[Chat]:
+        """The chats an actor may list (see ``visible_to_*``): waiting ones longest-waiting first, else newest first."""
+        if isinstance(actor, Technician):
+            where = visible_to_technician(actor.id, sorted(actor.group_ids), state)
+        else:
+            where = visible_to_requester(actor.id, state)
+        oldest_first = state == ChatState.WAITING.value
+        if after is not None:
+            where = where & (chats.c.id > after if oldest_first else chats.c.id < after)
+        return await self.load_chats(where, chats.c.id.asc() if oldest_first else chats.c.id.desc(), limit)
+
+    async def load_chats_by_id(self, chat_ids: list[int]) -> list[Chat]:
+        """These chats (those that exist), in id order."""
+        return await self.load_chats(any_of(chats.c.id, sorted(chat_ids)), chats.c.id, len(chat_ids))
+
+    async def claim_pickup(self, chat_id: int, tech_id: int, now: datetime) -> bool:
+        """The single-winner pickup: only a still-waiting chat changes."""
+        result = await self._conn.execute(update(chats).where(
+            chats.c.id == chat_id, chats.c.state == ChatState.WAITING.value,
+        ).values(state=ChatState.ACTIVE.value, owner_id=tech_id, picked_up_at=now, missed_due_at=None))
+        return result.rowcount == 1
+
+    async def join(self, chat_id: int, tech_id: int, now: datetime) -> bool:
+        """Make the technician a participant (again); False if they already are one (a concurrent join won)."""
+        result = await self._conn.execute(update(cp).where(
+            cp.c.chat_id == chat_id, cp.c.technician_id == tech_id, cp.c.left_at.is_not(None),
+        ).values(left_at=None, joined_at=now))
+        if result.rowcount == 1:
+            return True
+        dialect_insert = postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
+        statement = dialect_insert(cp).values(chat_id=chat_id, technician_id=tech_id, joined_at=now)
+        result = await self._conn.execute(statement.on_conflict_do_nothing())
+        return result.rowcount == 1
+
+    async def leave(self, chat_id: int, tech_id: int, now: datetime) -> bool:
+        """The technician is no longer a participant (but took part once); False if they had already left."""
+        result = await self._conn.execute(update(cp).where(
+            cp.c.chat_id == chat_id, cp.c.technician_id == tech_id, cp.c.left_at.is_(None),
+        ).values(left_at=now))
+        return result.rowcount == 1
+
+    async def claim_transfer(self, chat_id: int, *, old_owner: int | None, new_owner: int,
+                             group_id: int) -> bool:
+        """Hand over an active chat, only if nobody changed its owner meanwhile."""
+        result = await self._conn.execute(update(chats).where(
+            chats.c.id == chat_id, chats.c.state == ChatState.ACTIVE.value, chats.c.owner_id == old_owner,
+        ).values(owner_id=new_owner, group_id=group_id))
+        return result.rowcount == 1
+
+    async def claim_end(self, chat_id: int, now: datetime) -> str | None:
+        """End an open chat; returns the state it had, or None if it was not open."""
+        result = await self._conn.execute(update(chats).where(
+            chats.c.id == chat_id, _is_open(),
+        ).values(state=ChatState.ENDED.value, ended_at=now, missed_due_at=None).returning(chats.c.id))
+        return "ended" if result.first() is not None else None
+
+    async def claim_missed(self, chat_id: int, now: datetime) -> bool:
+        """Mark a waiting chat past its due time missed; exactly one caller wins."""
+        result = await self._conn.execute(update(chats).where(
+            chats.c.id == chat_id, chats.c.state == ChatState.WAITING.value, chats.c.missed_due_at <= now,
+        ).values(state=ChatState.MISSED.value, ended_at=now, missed_due_at=None))
+        return result.rowcount == 1
+
+    async def claim_missed_many(self, chat_ids: list[int], now: datetime) -> set[int]:
+        """Mark those of these chats that are still waiting and due missed; returns the ids this call won."""
+        if not chat_ids:
+            return set()
+        result = await self._conn.execute(update(chats).where(
+            any_of(chats.c.id, chat_ids), chats.c.state == ChatState.WAITING.value, chats.c.missed_due_at <= now,
+        ).values(state=ChatState.MISSED.value, ended_at=now, missed_due_at=None).returning(chats.c.id))
+        return {int(i) for i in result.scalars()}
+
+    async def link_requests(self, request_of: dict[int, int]) -> None:
+        """Link each chat to its new request (chats that have none)."""
+        if request_of:
+            await self._conn.execute(
+                update(chats).where(chats.c.id == bindparam("cid"), chats.c.request_id.is_(None))
+                .values(request_id=bindparam("rid")).execution_options(synchronize_session=False),
+                [{"cid": c, "rid": r} for c, r in request_of.items()])
+
+    async def take_next_seqs(self, chat_ids: list[int]) -> dict[int, int]:
+        """Take one seq in each of these chats; returns chat id -> the new seq."""
+        result = await self._conn.execute(update(chats).where(any_of(chats.c.id, chat_ids))
+                                    .values(last_seq=chats.c.last_seq + 1).returning(chats.c.id, chats.c.last_seq))
+        return {int(c): int(s) for c, s in result}
+
+    async def requester_texts_many(self, chat_ids: list[int]) -> dict[int, list[str]]:
+        """What the requester wrote in each chat, in order."""
+        rows = await self._conn.execute(select(messages.c.chat_id, messages.c.body).where(
+            any_of(messages.c.chat_id, chat_ids), messages.c.author_kind == "requester")
+            .order_by(messages.c.chat_id, messages.c.seq))
+        found: dict[int, list[str]] = {c: [] for c in chat_ids}
+        for chat_id, body in rows:
+            found[int(chat_id)].append(str(body))
+        return found
+
+    async def claim_request_link(self, chat_id: int, request_id: int, state: ChatState) -> bool:
+        """Link a request to a chat that has none yet and is still in the state the caller decided on."""
+        result = await self._conn.execute(update(chats).where(
+            chats.c.id == chat_id, chats.c.request_id.is_(None), chats.c.state == state.value,
+        ).values(request_id=request_id))
+        return result.rowcount == 1
+
+    async def linked_request_id(self, chat_id: int) -> int | None:
+        """The request linked to a chat, as committed (read after a guarded UPDATE holds the row)."""
+        value = (await self._conn.execute(select(chats.c.request_id).where(chats.c.id == chat_id))).scalar()
+        return None if value is None else int(value)
+
+    async def due_chat_ids(self, now: datetime, limit: int) -> list[int]:
+        """Waiting chats whose missed-chat time has come, oldest first."""
+        rows = await self._conn.execute(select(chats.c.id).where(
+            chats.c.state == ChatState.WAITING.value, chats.c.missed_due_at <= now,
+        ).order_by(chats.c.missed_due_at).limit(limit))
+        return [int(r) for r in rows.scalars()]
+
+    async def next_due_at(self) -> datetime | None:
+        """When the next waiting chat falls due, if any."""
+        value = (await self._conn.execute(select(func.min(chats.c.missed_due_at)).where(
+            chats.c.state == ChatState.WAITING.value))).scalar()
+        return value  # type: ignore[no-any-return]
+
+    async def reschedule_waiting(self, timeout_seconds: int | None) -> None:
+        """Set (or clear) the missed-chat due time of every waiting chat after a settings change."""
+        waiting = chats.c.state == ChatState.WAITING.value
+        if timeout_seconds is None:
+            await self._conn.execute(update(chats).where(waiting).values(missed_due_at=None))
+            return
+        rows = (await self._conn.execute(select(chats.c.id, chats.c.created_at).where(waiting))).all()
+        if rows:  # one statement run for every row (executemany), not a round trip per chat
+            await self._conn.execute(
+                update(chats).where(chats.c.id == bindparam("cid"), waiting)
+                .values(missed_due_at=bindparam("due")).execution_options(synchronize_session=False),
+                [{"cid": row.id, "due": row.created_at + timedelta(seconds=timeout_seconds)} for row in rows])
+
+    async def take_seq(self, chat_id: int, *, open_only: bool) -> int | None:
+        """Take the chat's next seq in this transaction (None if the chat is no longer open)."""
+        cond = [chats.c.id == chat_id]
+        if open_only:
+            cond.append(_is_open())
+        result = await self._conn.execute(update(chats).where(*cond).values(last_seq=chats.c.last_seq + 1)
+                                    .returning(chats.c.last_seq))
+        value = result.scalar()
+        return None if value is None else int(value)
+
+    async def take_seqs(self, counts: dict[int, int]) -> dict[int, int]:
+        """Take ``counts[chat]`` seqs in each open chat; returns each open chat's new last seq.
+
+        PostgreSQL: one statement, so concurrent processes lock the rows in one order (id order). SQLite
+        (one writer at a time, so no lock order to keep): one statement per distinct count, usually one
+        or two, since SQLite has no arrays and pairing through JSON costs a parse per row.
+        """
+        if not counts:
+            return {}
+        if self._conn.dialect.name == "postgresql":
+            groups: list[tuple[list[int], Any]] = [(sorted(counts), value_for(chats.c.id, counts))]
+        else:
+            by_count: dict[int, list[int]] = {}
+            for chat_id, n in sorted(counts.items()):
+                by_count.setdefault(n, []).append(chat_id)
+            groups = [(ids, bindparam("n", n, type_=Integer)) for n, ids in sorted(by_count.items())]
+        taken: dict[int, int] = {}
+        for ids, increment in groups:
+            result = await self._conn.execute(update(chats).where(any_of(chats.c.id, ids), _is_open())
+                                        .values(last_seq=chats.c.last_seq + increment)
+                                        .returning(chats.c.id, chats.c.last_seq))
+            taken.update((int(c), int(s)) for c, s in result)
+        return taken
+
+    async def insert_message(self, *, chat_id: int, seq: int, author: Author, body: str,
+                             now: datetime, event: str | None = None,
+                             client_msg_id: str | None = None) -> dict[str, Any]:
+        """Store one timeline message and return it in the API's shape."""
+        values = {
+            "chat_id": chat_id, "seq": seq, "kind": "system" if event else "text", "event": event,
+            "author_kind": author.kind, "author_id": author.id, "author_name": author.name, "body": body,
+            "client_msg_id": client_msg_id, "created_at": now,
+        }
+        result = await self._conn.execute(insert(messages).values(**values).returning(messages.c.id))
+        return message_view(_Row(id=int(result.scalar_one()), **values))
+
+    async def insert_messages(self, items: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+        """Store messages in one statement; returns them in the API's shape, in the given order."""
+        if not items:
+            return []
+        values = [{"chat_id": i["chat_id"], "seq": i["seq"], "kind": "system" if i.get("event") else "text",
+                   "event": i.get("event"),
+                   "author_kind": i["author"].kind, "author_id": i["author"].id, "author_name": i["author"].name,
+                   "body": i["body"], "client_msg_id": i["client_msg_id"], "created_at": now} for i in items]
+        statement = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
+        result = await self._conn.execute(statement, values)
+        return [message_view(_Row(id=int(row_id), **v)) for row_id, v in zip(result.scalars(), values, strict=True)]
+
+    async def find_by_client_msg_ids(self, keys: list[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any]]:
+        """Messages already sent under these (chat_id, client_msg_id) pairs."""
+        if not keys:
+            return {}
+        chat_ids = sorted({k[0] for k in keys})
+        msg_ids = sorted({k[1] for k in keys})
+        rows = await self._conn.execute(select(messages).where(any_of(messages.c.chat_id, chat_ids),
+                                                         any_of(messages.c.client_msg_id, msg_ids)))
+        wanted = set(keys)
+        return {(r.chat_id, r.client_msg_id): message_view(r) for r in rows if (r.chat_id, r.client_msg_id) in wanted}
+
+    async def find_by_client_msg_id(self, chat_id: int,
+                                    client_msg_id: str) -> dict[str, Any] | None:
+        """The message a client already sent under this id, if any."""
+        row = (await self._conn.execute(select(messages).where(
+            messages.c.chat_id == chat_id, messages.c.client_msg_id == client_msg_id))).first()
+        return message_view(row) if row else None
+
+    async def list_messages(self, chat_id: int, after_seq: int,
+                            limit: int) -> list[dict[str, Any]]:
+        """Timeline messages after a seq, in seq order."""
+        rows = await self._conn.execute(select(messages).where(
+            messages.c.chat_id == chat_id, messages.c.seq > after_seq).order_by(messages.c.seq).limit(limit))
+        return [message_view(r) for r in rows]
+
+    async def requester_texts(self, chat_id: int) -> list[str]:
+        """What the requester wrote in a chat, in order."""
+        rows = await self._conn.execute(select(messages.c.body).where(
+            messages.c.chat_id == chat_id, messages.c.author_kind == "requester").order_by(messages.c.seq))
+        return [str(b) for b in rows.scalars()]

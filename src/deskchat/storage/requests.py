@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from deskchat.domain.people import Author
+from deskchat.domain.people import Author, Technician
 from deskchat.storage.tables import notes, requesters, requests
 
 _COLUMNS = (requests, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"))
@@ -33,32 +33,8 @@ def note_view(row: Any) -> dict[str, Any]:
     }
 
 
-async def insert_request(conn: AsyncConnection, *, subject: str, description: str, source: str,
-                         requester_id: int, group_id: int | None, technician_id: int | None,
-                         chat_id: int | None, now: datetime) -> int:
-    """Store a new open request."""
-    result = await conn.execute(insert(requests).values(
-        subject=subject, description=description, status="open", source=source, requester_id=requester_id,
-        group_id=group_id, technician_id=technician_id, chat_id=chat_id, created_at=now, updated_at=now,
-    ).returning(requests.c.id))
-    return int(result.scalar_one())
-
-
-async def insert_requests(conn: AsyncConnection, items: list[dict[str, Any]], now: datetime) -> list[int]:
-    """Store open requests in one statement; returns their ids in the given order."""
-    values = [{**item, "status": "open", "created_at": now, "updated_at": now} for item in items]
-    result = await conn.execute(insert(requests).returning(requests.c.id, sort_by_parameter_order=True), values)
-    return [int(i) for i in result.scalars()]
-
-
 def _query() -> Any:
     return select(*_COLUMNS).join(requesters, requesters.c.id == requests.c.requester_id)
-
-
-async def load_request(conn: AsyncConnection, request_id: int) -> dict[str, Any] | None:
-    """One request in the API's shape, or None."""
-    row = (await conn.execute(_query().where(requests.c.id == request_id))).first()
-    return request_view(row) if row else None
 
 
 def visible_condition(tech_id: int, group_ids: list[int], is_admin: bool) -> Any:
@@ -68,30 +44,67 @@ def visible_condition(tech_id: int, group_ids: list[int], is_admin: bool) -> Any
     return or_(requests.c.group_id.in_(group_ids), requests.c.technician_id == tech_id)
 
 
-async def list_requests(conn: AsyncConnection, where: list[Any], limit: int) -> list[dict[str, Any]]:
-    """Requests matching every condition, newest first."""
-    rows = await conn.execute(_query().where(*where).order_by(requests.c.id.desc()).limit(limit))
-    return [request_view(r) for r in rows]
+class RequestRepository:
+    """Incident requests and their notes."""
 
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
 
-async def update_request(conn: AsyncConnection, request_id: int, values: dict[str, Any]) -> None:
-    """Change stored fields of a request."""
-    await conn.execute(update(requests).where(requests.c.id == request_id).values(**values))
+    async def insert_request(self, *, subject: str, description: str, source: str,
+                             requester_id: int, group_id: int | None, technician_id: int | None,
+                             chat_id: int | None, now: datetime) -> int:
+        """Store a new open request."""
+        result = await self._conn.execute(insert(requests).values(
+            subject=subject, description=description, status="open", source=source, requester_id=requester_id,
+            group_id=group_id, technician_id=technician_id, chat_id=chat_id, created_at=now, updated_at=now,
+        ).returning(requests.c.id))
+        return int(result.scalar_one())
 
+    async def insert_requests(self, items: list[dict[str, Any]], now: datetime) -> list[int]:
+        """Store open requests in one statement; returns their ids in the given order."""
+        values = [{**item, "status": "open", "created_at": now, "updated_at": now} for item in items]
+        statement = insert(requests).returning(requests.c.id, sort_by_parameter_order=True)
+        result = await self._conn.execute(statement, values)
+        return [int(i) for i in result.scalars()]
 
-async def insert_note(conn: AsyncConnection, request_id: int, author: Author, body: str,
-                      now: datetime) -> dict[str, Any]:
-    """Store a note on a request and return it in the API's shape."""
-    values = {"request_id": request_id, "author_kind": author.kind, "author_id": author.id,
-              "author_name": author.name, "body": body, "created_at": now}
-    result = await conn.execute(insert(notes).values(**values).returning(notes.c.id))
-    row = type("NoteRow", (), {"id": int(result.scalar_one()), **values})
-    return note_view(row)
+    async def load_request(self, request_id: int) -> dict[str, Any] | None:
+        """One request in the API's shape, or None."""
+        row = (await self._conn.execute(_query().where(requests.c.id == request_id))).first()
+        return request_view(row) if row else None
 
+    async def list_requests(self, where: list[Any], limit: int) -> list[dict[str, Any]]:
+        """Requests matching every condition, newest first."""
+        rows = await self._conn.execute(_query().where(*where).order_by(requests.c.id.desc()).limit(limit))
+        return [request_view(r) for r in rows]
 
-async def list_notes(conn: AsyncConnection, request_id: int, where: list[Any],
-                     limit: int) -> list[dict[str, Any]]:
-    """A request's notes, newest first."""
-    rows = await conn.execute(select(notes).where(notes.c.request_id == request_id, *where)
-                              .order_by(notes.c.id.desc()).limit(limit))
-    return [note_view(r) for r in rows]
+    async def list_visible(self, tech: Technician, *, source: str | None, status: str | None,
+                           after: int | None, limit: int) -> list[dict[str, Any]]:
+        """Requests of the technician's groups and assigned to them (admins: all), newest first, filtered."""
+        where = [visible_condition(tech.id, sorted(tech.group_ids), tech.is_admin)]
+        if source:
+            where.append(requests.c.source == source)
+        if status:
+            where.append(requests.c.status == status)
+        if after is not None:
+            where.append(requests.c.id < after)
+        return await self.list_requests(where, limit)
+
+    async def update_request(self, request_id: int, values: dict[str, Any]) -> None:
+        """Change stored fields of a request."""
+        await self._conn.execute(update(requests).where(requests.c.id == request_id).values(**values))
+
+    async def insert_note(self, request_id: int, author: Author, body: str,
+                          now: datetime) -> dict[str, Any]:
+        """Store a note on a request and return it in the API's shape."""
+        values = {"request_id": request_id, "author_kind": author.kind, "author_id": author.id,
+                  "author_name": author.name, "body": body, "created_at": now}
+        result = await self._conn.execute(insert(notes).values(**values).returning(notes.c.id))
+        row = type("NoteRow", (), {"id": int(result.scalar_one()), **values})
+        return note_view(row)
+
+    async def list_notes(self, request_id: int, after: int | None, limit: int) -> list[dict[str, Any]]:
+        """A request's notes, newest first, older than the note ``after`` when given."""
+        where = [notes.c.id < after] if after is not None else []
+        rows = await self._conn.execute(select(notes).where(notes.c.request_id == request_id, *where)
+                                        .order_by(notes.c.id.desc()).limit(limit))
+        return [note_view(r) for r in rows]

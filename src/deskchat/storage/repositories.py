@@ -1,0 +1,30 @@
+"""The repositories of one transaction, as the unit of work carries them (``uow.chats``, ``uow.people``, ...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from deskchat.storage.canned import CannedRepository
+from deskchat.storage.chats import ChatRepository
+from deskchat.storage.people import PeopleRepository
+from deskchat.storage.requests import RequestRepository
+from deskchat.storage.settings import SettingsRepository
+
+
+@dataclass
+class Repositories:
+    """Every repository, all on one connection (one transaction)."""
+
+    chats: ChatRepository
+    people: PeopleRepository
+    requests: RequestRepository
+    canned: CannedRepository
+    settings: SettingsRepository
+
+    @staticmethod
+    def on(conn: AsyncConnection) -> Repositories:
+        """The repositories of the transaction that ``conn`` is in."""
+        return Repositories(ChatRepository(conn), PeopleRepository(conn), RequestRepository(conn),
+                            CannedRepository(conn), SettingsRepository(conn))
