@@ -21,15 +21,18 @@ from deskchat.api.body import StrictJSONBody
 from deskchat.api.middleware import BodyLimit, HeadersAndMetrics
 from deskchat.api.routes import admin, auth, canned, chats, ops, requests, web
 from deskchat.config import Settings, load_settings
+from deskchat.domain.people import Technician
 from deskchat.logging import configure
 from deskchat.ratelimit import MemoryRateLimiter, RateLimiter
+from deskchat.realtime import events
 from deskchat.realtime.broker import Broker, make_broker
 from deskchat.realtime.hub import Hub
 from deskchat.services import chats as chat_service
 from deskchat.services import missed, presence
 from deskchat.services import ops as ops_service
-from deskchat.services.auth import Principal, ensure_first_admin
+from deskchat.services.auth import ensure_first_admin
 from deskchat.services.context import Context, SqlStore
+from deskchat.services.messages import MessageWriter
 from deskchat.storage.db import Database, upgrade
 from deskchat.storage.errors import Duplicate
 
@@ -66,11 +69,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     namespace = f"{settings.redis_prefix}:{await ops_service.installation_id(store)}"
     broker = make_broker(settings, namespace)
     ctx = Context(settings, store, broker, _limiter(broker, namespace), secrets.token_hex(8))
+    ctx.writer = MessageWriter(ctx)
     hub = Hub(lambda c, a, n: chat_service.fetch_after(ctx, c, a, n),
               lambda t, n: presence.socket_count_changed(ctx, t, n), settings.offline_grace_seconds)
     app.state.ctx, app.state.hub = ctx, hub
     app.state.broker_ready = getattr(broker, "ready", _always_ready)
-    await broker.start(hub.handle, lambda: _after_broker_outage(ctx, hub))
+    await broker.start(lambda event: hub.handle(events.decode(event)), lambda: _after_broker_outage(ctx, hub))
     await _ensure_first_admin(ctx)
     tasks = [asyncio.create_task(missed.run_sweeper(ctx), name="missed-chat-sweeper"),
              asyncio.create_task(_every(presence.heartbeat_interval(settings.presence_ttl_seconds),
@@ -83,8 +87,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         for task in tasks:
             task.cancel()
-        for worker in ctx.workers.values():
-            await worker.stop()
+        if ctx.writer is not None:
+            await ctx.writer.stop()
         for sock in hub.sockets():
             sock.close_soon()
         with contextlib.suppress(Exception):
@@ -99,9 +103,9 @@ async def _after_broker_outage(ctx: Context, hub: Hub) -> None:
     await ws.recheck_accounts(ctx, hub)
     await hub.resync()
     for sock in hub.sockets():
-        if sock.is_technician and not sock.closed:
-            for alert in await chat_service.waiting_alerts(ctx, Principal(sock.actor, sock.token_id)):
-                sock.enqueue({"type": "alert", "data": alert})
+        if isinstance(sock.actor, Technician) and not sock.closed:
+            for alert in await chat_service.waiting_alerts_for(ctx, sock.actor):
+                sock.enqueue(alert)
 
 
 async def _ensure_first_admin(ctx: Context) -> None:

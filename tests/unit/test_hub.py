@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 
 from deskchat.domain.people import Requester, Role, Status, Technician
-from deskchat.realtime.hub import CLOSE_POLICY, CLOSE_TOO_SLOW, Hub, Socket, message_frame
+from deskchat.realtime.events import (
+    CloseToken,
+    Delivery,
+    MessageFrame,
+    NoteFrame,
+    PresenceData,
+    PresenceFrame,
+    Recipients,
+)
+from deskchat.realtime.hub import CLOSE_POLICY, CLOSE_TOO_SLOW, Hub, Socket
 
 pytestmark = pytest.mark.anyio
 CHAT, OTHER_CHAT = 7, 8
@@ -68,8 +77,8 @@ def message(chat_id: int, seq: int) -> dict[str, Any]:
             "client_msg_id": None, "created_at": "2024-05-01T12:00:00+00:00"}
 
 
-def event(msg: dict[str, Any], technicians: list[int] = (), requesters: list[int] = ()) -> dict[str, Any]:  # type: ignore[assignment]
-    return {"frame": message_frame(msg), "to": {"technicians": list(technicians), "requesters": list(requesters)}}
+def event(msg: dict[str, Any], technicians: list[int] = (), requesters: list[int] = ()) -> Delivery:  # type: ignore[assignment]
+    return Delivery(frame=MessageFrame.of(msg), to=Recipients(technicians=technicians, requesters=requesters))
 
 
 async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
@@ -272,8 +281,7 @@ async def test_a_socket_is_not_closed_while_it_keeps_up(rig: Rig) -> None:
 async def test_technician_and_requester_ids_do_not_mix(rig: Rig) -> None:
     _, alice = await rig.connect(ALICE)
     _, erin = await rig.connect(ERIN, token_id=2)
-    await rig.hub.handle({"frame": {"type": "note", "chat_id": CHAT, "data": {}},
-                          "to": {"technicians": [ALICE.id], "requesters": []}})
+    await rig.hub.handle(Delivery(frame=NoteFrame(chat_id=CHAT, data={}), to=Recipients(technicians=[ALICE.id])))
     await until(lambda: len(alice.frames) == 1)
     await asyncio.sleep(0.01)
     assert erin.frames == []
@@ -283,8 +291,8 @@ async def test_all_technicians_frames_skip_requesters(rig: Rig) -> None:
     _, alice = await rig.connect(ALICE)
     _, bob = await rig.connect(BOB)
     _, erin = await rig.connect(ERIN, token_id=2)
-    await rig.hub.handle({"frame": {"type": "presence", "data": {"technician_id": 1}},
-                          "to": {"technicians": [], "requesters": [], "all_technicians": True}})
+    presence = PresenceFrame(data=PresenceData(technician_id=1, status=Status.ONLINE, online=True))
+    await rig.hub.handle(Delivery(frame=presence, to=Recipients(all_technicians=True)))
     await until(lambda: len(alice.frames) == 1 and len(bob.frames) == 1)
     await asyncio.sleep(0.01)
     assert erin.frames == []
@@ -293,7 +301,7 @@ async def test_all_technicians_frames_skip_requesters(rig: Rig) -> None:
 async def test_logout_closes_only_the_sockets_of_that_token(rig: Rig) -> None:
     first, on_laptop = await rig.connect(ALICE, token_id=10)
     second, on_phone = await rig.connect(ALICE, token_id=11)
-    await rig.hub.handle({"control": "close_token", "token_id": 10})
+    await rig.hub.handle(CloseToken(token_id=10))
     await until(lambda: on_laptop.close_code is not None)
     assert on_laptop.frames[-1]["type"] == "error" and on_laptop.frames[-1]["error"]["type"] == "unauthorized"
     assert on_laptop.close_code == CLOSE_POLICY  # not "too slow": the client must not reconnect with it

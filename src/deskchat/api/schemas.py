@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from fastapi import Path, Query
@@ -19,21 +18,13 @@ from pydantic import (
 from pydantic.config import JsonDict
 from pydantic.json_schema import SkipJsonSchema
 
+from deskchat.domain.values import MAX_ID, ClientMsgId, Id, storable
+
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 GroupName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
-ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
 Shortcut = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,50}$")]
-Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and unpaired surrogates: no database stores them
-
-
-def storable(value: Any) -> Any:
-    """Refuse text that no database can store (PostgreSQL rejects NUL; neither encodes lone surrogates)."""
-    if isinstance(value, str) and UNSTORABLE.search(value):
-        raise ValueError("must not contain NUL characters or unpaired surrogates")
-    return value
 
 
 def _email_length(value: str) -> str:
@@ -312,8 +303,8 @@ class RenderOut(Out):
     body: str
 
 
-PathId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-QueryId = Annotated[int, Query(ge=1, le=2**31 - 1)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int, Query(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Seq = Annotated[int, Query(ge=0, le=2**31 - 1)]
 SearchText = Annotated[str, Query(max_length=200), AfterValidator(storable)]

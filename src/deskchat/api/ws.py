@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
 
 import structlog
 from fastapi import APIRouter, WebSocket
+from starlette.types import Message
 from starlette.websockets import WebSocketDisconnect
 
 from deskchat.api.deps import SESSION_COOKIE
 from deskchat.domain.errors import DomainError, Overloaded, RateLimited, Unauthorized, ValidationFailed
+from deskchat.domain.people import Technician
 from deskchat.realtime import protocol
-from deskchat.realtime.hub import CLOSE_POLICY, CLOSE_TOO_SLOW, Hub, Socket
+from deskchat.realtime.events import AckFrame, ChatFrame, ErrorFrame, HelloFrame, PongFrame
+from deskchat.realtime.hub import CLOSE_POLICY, CLOSE_TOO_SLOW, Hub, Socket, SocketState
 from deskchat.services import auth, chats
 from deskchat.services.auth import Principal
 from deskchat.services.context import Context
@@ -38,13 +40,6 @@ def origin_allowed(websocket: WebSocket, ctx: Context) -> bool:
     return origin.rstrip("/") in own or origin.rstrip("/") in ctx.settings.allowed_origins
 
 
-def _error(problem: dict[str, Any], client_msg_id: str | None = None) -> dict[str, Any]:
-    frame: dict[str, Any] = {"type": "error", "error": problem}
-    if client_msg_id is not None:
-        frame["client_msg_id"] = client_msg_id
-    return frame
-
-
 async def _first_frame_auth(websocket: WebSocket, ctx: Context) -> Principal | None:
     try:
         text = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT)
@@ -58,8 +53,8 @@ async def _first_frame_auth(websocket: WebSocket, ctx: Context) -> Principal | N
     except Overloaded:
         raise  # not the token's fault: the client should come back (1013), not give up (1008)
     except (DomainError, TimeoutError, KeyError) as exc:
-        problem = exc.problem() if isinstance(exc, DomainError) else Unauthorized("No auth frame.").problem()
-        await websocket.send_json(_error(problem))
+        refused = exc if isinstance(exc, DomainError) else Unauthorized("No auth frame.")
+        await websocket.send_text(ErrorFrame.of(refused).text())
         await websocket.close(CLOSE_POLICY)
         return None
 
@@ -95,44 +90,46 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             await _serve(websocket, ctx, hub, principal)
     except Overloaded as exc:  # no database connection came free: come back and resume (1013 "try again later")
         with contextlib.suppress(Exception):
-            await websocket.send_json(_error(exc.problem()))
+            await websocket.send_text(ErrorFrame.of(exc).text())
             await websocket.close(CLOSE_TOO_SLOW, "server busy; reconnect and resume")
 
 
 async def _serve(websocket: WebSocket, ctx: Context, hub: Hub, principal: Principal) -> None:
     sock = Socket(websocket, principal.actor, principal.token_id, ctx.settings.ws_send_queue_size)
-    hello = {"type": "hello", "data": await auth.me(ctx, principal)}
+    hello = HelloFrame(data=await auth.me(ctx, principal))
     if hub.sockets_of_token(principal.token_id) >= ctx.settings.max_sockets_per_token:
-        await websocket.send_json(_error(RateLimited("Too many open sockets for this token; close one first.",
-                                                     retry_after=5).problem()))
+        refused = RateLimited("Too many open sockets for this token; close one first.", retry_after=5)
+        await websocket.send_text(ErrorFrame.of(refused).text())
         await websocket.close(CLOSE_TOO_SLOW, "too many sockets for this token")
         return
+    session = Session(sock, principal, ctx.settings.ws_reauth_seconds)
     writer = asyncio.create_task(sock.run_writer())
     sock.enqueue(hello)  # first, before any event
     await hub.register(sock)  # right after the count above, with no await between: the cap holds
-    expiry = _close_at_expiry(sock, principal, ctx)
+    expiry = _close_at_expiry(session, ctx)
     try:
-        for alert in await chats.waiting_alerts(ctx, principal):
-            sock.enqueue({"type": "alert", "data": alert})
-        await _receive_loop(websocket, ctx, hub, sock, principal)
+        if isinstance(principal.actor, Technician):
+            for alert in await chats.waiting_alerts_for(ctx, principal.actor):
+                sock.enqueue(alert)
+        await _receive_loop(websocket, ctx, hub, session)
     except WebSocketDisconnect:
         pass
     finally:
         if expiry is not None:
             expiry.cancel()
-        await hub.unregister(sock)
-        sock.close_soon()
+        await hub.unregister(sock)  # CLOSING (1013) unless it already was: the writer sends what waits
         with contextlib.suppress(Exception):
             await asyncio.wait_for(writer, 1.0)
         writer.cancel()
 
 
-def _close_at_expiry(sock: Socket, principal: Principal, ctx: Context) -> asyncio.TimerHandle | None:
+def _close_at_expiry(session: Session, ctx: Context) -> asyncio.TimerHandle | None:
     """A technician's socket closes (1008) when the token's absolute lifetime ends."""
-    if principal.expires_at is None:
+    expires_at = session.principal.expires_at
+    if expires_at is None:
         return None
-    seconds = max(0.0, (principal.expires_at - ctx.clock()).total_seconds())
-    return asyncio.get_running_loop().call_later(seconds, _refuse, sock, Unauthorized(
+    seconds = max(0.0, (expires_at - ctx.clock()).total_seconds())
+    return asyncio.get_running_loop().call_later(seconds, _refuse, session.sock, Unauthorized(
         "The session expired; log in again."))
 
 
@@ -149,19 +146,32 @@ async def recheck_accounts(ctx: Context, hub: Hub) -> None:
 
 def _refuse(sock: Socket, exc: DomainError) -> None:
     """The token no longer works: say why and close with 1008, so the client does not retry with it."""
-    sock.enqueue(_error(exc.problem()))
+    sock.enqueue(ErrorFrame.of(exc))
     sock.close_soon(CLOSE_POLICY, "token no longer valid")
 
 
 class Session:
-    """The socket's caller, re-read from the database as frames come (rights follow the account)."""
+    """One authenticated connection: the socket, whose state it drives, and the caller, re-read as frames come.
 
-    def __init__(self, principal: Principal, reauth_seconds: float) -> None:
-        self.principal = principal
+    The caller's actor lives on the socket, where the hub routes by it and keeps it current
+    (``technician_changed``); the session decides when it is re-read from the database (rights follow the
+    account) and when the socket stops holding live messages.
+    """
+
+    def __init__(self, sock: Socket, principal: Principal, reauth_seconds: float,
+                 hold_seconds: float = RESUME_WINDOW) -> None:
+        self.sock = sock
+        self._expires_at = principal.expires_at
         self._reauth = reauth_seconds
         self._verified_at = time.monotonic()
+        self._live_by = self._verified_at + hold_seconds  # HOLDING ends at the first frame or then
 
-    async def current(self, ctx: Context, sock: Socket, command: protocol.Command) -> Principal | None:
+    @property
+    def principal(self) -> Principal:
+        """The caller as last read."""
+        return Principal(self.sock.actor, self.sock.token_id, self._expires_at)
+
+    async def current(self, ctx: Context, command: protocol.Command) -> Principal | None:
         """The caller as stored now, or None once cut off (the socket is then closing with 1008).
 
         A ``resume`` (which reads whole chats) always re-reads the account; other frames do when the
@@ -173,18 +183,25 @@ class Session:
         try:
             fresh = await auth.refresh(ctx, self.principal)
         except Unauthorized as exc:
-            _refuse(sock, exc)
+            _refuse(self.sock, exc)
             return None
-        self.principal, self._verified_at, sock.actor = fresh, time.monotonic(), fresh.actor
+        self.sock.actor, self._expires_at, self._verified_at = fresh.actor, fresh.expires_at, time.monotonic()
         return fresh
 
+    async def receive(self, websocket: WebSocket, hub: Hub) -> Message:
+        """The client's next message; while the socket holds live messages, waiting at most until it goes live."""
+        while self.sock.state is SocketState.HOLDING:
+            try:  # cancelling a receive loses nothing: the message waits for the next one
+                return await asyncio.wait_for(websocket.receive(), max(0.0, self._live_by - time.monotonic()))
+            except TimeoutError:
+                await hub.release(self.sock)  # no first frame in time: live messages flow anyway
+        return await websocket.receive()
 
-async def _receive_loop(websocket: WebSocket, ctx: Context, hub: Hub, sock: Socket, principal: Principal) -> None:
-    session = Session(principal, ctx.settings.ws_reauth_seconds)
-    release = asyncio.get_running_loop().call_later(
-        RESUME_WINDOW, lambda: asyncio.ensure_future(hub.release(sock)))
+
+async def _receive_loop(websocket: WebSocket, ctx: Context, hub: Hub, session: Session) -> None:
+    sock = session.sock
     while not sock.closed:
-        message = await websocket.receive()
+        message = await session.receive(websocket, hub)
         if message["type"] == "websocket.disconnect":
             return
         text = message.get("text")
@@ -193,40 +210,38 @@ async def _receive_loop(websocket: WebSocket, ctx: Context, hub: Hub, sock: Sock
             return
         try:
             command = protocol.parse_frame(text)
-            current = await session.current(ctx, sock, command)
+            current = await session.current(ctx, command)
         except (ValidationFailed, Overloaded) as exc:
-            sock.enqueue(_error(exc.problem()))
+            sock.enqueue(ErrorFrame.of(exc))
             continue
         if current is None:
             return
         await _dispatch(ctx, hub, sock, current, command)
-        if sock.holding:  # the first frame, a resume or not, is handled: live messages flow now
-            release.cancel()
-            await hub.release(sock)
+        await hub.release(sock)  # the first frame, a resume or not, is handled: live messages flow now
 
 
 async def _dispatch(ctx: Context, hub: Hub, sock: Socket, principal: Principal, command: protocol.Command) -> None:
     client_msg_id = command.client_msg_id if isinstance(command, protocol.Send) else None
     try:
         if isinstance(command, protocol.Ping):
-            sock.enqueue({"type": "pong"})
+            sock.enqueue(PongFrame())
         elif isinstance(command, protocol.Send):
             message, _ = await chats.post_message(ctx, principal, command.chat_id, body=command.body,
                                                   canned_message_id=command.canned_message_id,
                                                   client_msg_id=command.client_msg_id)
-            sock.enqueue({"type": "ack", "client_msg_id": command.client_msg_id, "message": message})
+            sock.enqueue(AckFrame(client_msg_id=command.client_msg_id, message=message))
         elif isinstance(command, protocol.Typing):
             await chats.typing(ctx, principal, command.chat_id)
         elif isinstance(command, protocol.Resume):
             for chat_id, after in command.positions().items():
                 chat = await chats.get_chat(ctx, principal, chat_id)
                 await hub.resume(sock, chat_id, after)
-                sock.enqueue({"type": "chat", "data": chat})
+                sock.enqueue(ChatFrame(data=chat))
         else:
             raise ValidationFailed("Already authenticated.", errors={"type": "auth is only the first frame"})
     except Overloaded as exc:
-        sock.enqueue(_error(exc.problem(), client_msg_id))
+        sock.enqueue(ErrorFrame.of(exc, client_msg_id))
         if isinstance(command, protocol.Resume):  # a half-done resume: the client must resume again
             sock.close_soon(CLOSE_TOO_SLOW, "server busy; reconnect and resume")
     except DomainError as exc:
-        sock.enqueue(_error(exc.problem(), client_msg_id))
+        sock.enqueue(ErrorFrame.of(exc, client_msg_id))

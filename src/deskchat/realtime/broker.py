@@ -1,13 +1,15 @@
 """The broker seam: events published after commit reach the hub of every server process.
 
-An event is a JSON-able dict: ``{"frame": {...}, "to": {...}}`` for sockets, or
-``{"control": ...}`` for hub housekeeping (closing a revoked token's sockets, say).
+An event is the JSON-able form of a typed envelope (``realtime/events.py``): ``{"frame": {...}, "to": {...}}``
+for sockets, or ``{"control": ...}`` for hub housekeeping (closing a revoked token's sockets, say). Every
+broker carries it as JSON text, the memory one too, so an event that would not survive Redis fails here alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -33,10 +35,10 @@ class Broker(Protocol):
 
 
 class MemoryBroker:
-    """One process: events go through a queue to this process's hub, in publish order."""
+    """One process: events go through a queue to this process's hub, in publish order, as JSON text."""
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, handler: Handler, on_reconnect: Reconnected | None = None) -> None:
@@ -45,15 +47,15 @@ class MemoryBroker:
 
     async def _run(self, handler: Handler) -> None:
         while True:
-            event = await self._queue.get()
+            text = await self._queue.get()
             try:
-                await handler(event)
+                await handler(json.loads(text))
             except Exception:  # one bad delivery must not stop the others
-                log.exception("event_delivery_failed", event_type=event.get("frame", {}).get("type"))
+                log.exception("event_delivery_failed")
 
     async def publish(self, event: Event) -> None:
-        """Queue an event for this process's hub."""
-        self._queue.put_nowait(event)
+        """Queue an event for this process's hub, encoded as RedisBroker encodes it."""
+        self._queue.put_nowait(json.dumps(event, separators=(",", ":")))
 
     async def stop(self) -> None:
         """Stop the delivery task."""

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
 
 from deskchat.domain.errors import ValidationFailed
-
-ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-MAX_INT = 2**31 - 1  # ids and seqs are 32-bit integer columns; larger ones are bad input, not a crash
-Id = Annotated[int, Field(ge=1, le=MAX_INT)]
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and unpaired surrogates: no database stores them
+from deskchat.domain.values import MAX_ID, ClientMsgId, Id, Seq, storable
 
 
 class _Frame(BaseModel):
@@ -22,9 +17,7 @@ class _Frame(BaseModel):
     @field_validator("*")
     @classmethod
     def _storable(cls, value: Any) -> Any:
-        if isinstance(value, str) and UNSTORABLE.search(value):
-            raise ValueError("must not contain NUL characters or unpaired surrogates")
-        return value
+        return storable(value)
 
 
 class Auth(_Frame):
@@ -34,11 +27,11 @@ class Auth(_Frame):
 
 class Resume(_Frame):
     type: Literal["resume"]
-    chats: dict[str, Annotated[int, Field(ge=0, le=MAX_INT)]]
+    chats: dict[str, Seq]
 
     def positions(self) -> dict[int, int]:
         """Chat id -> last seq seen, with ids checked to be integers."""
-        if not all(k.isascii() and k.isdigit() and len(k) <= 10 and 1 <= int(k) <= MAX_INT for k in self.chats):
+        if not all(k.isascii() and k.isdigit() and len(k) <= 10 and 1 <= int(k) <= MAX_ID for k in self.chats):
             raise ValidationFailed("Chat ids in resume must be integers.",
                                    errors={"chats": "keys must be chat ids"})
         return {int(k): v for k, v in self.chats.items()}

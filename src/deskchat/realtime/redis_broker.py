@@ -34,13 +34,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from deskchat.realtime.broker import Event, Handler
+from deskchat.realtime.events import Resync, encode
 
 log = structlog.get_logger()
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
 SILENCE_PING = 5.0  # seconds without traffic before the subscriber pings Redis
 SILENCE_LIMIT = 15.0  # seconds without any answer before the subscriber assumes the connection is dead
-RESYNC = json.dumps({"control": "resync"})
+RESYNC = json.dumps(encode(Resync()), separators=(",", ":"))
 OUTBOX_LIMIT = 50_000  # events waiting to be published; beyond that they are dropped (and resynced)
 BATCH = 500
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from deskchat.domain.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from deskchat.domain.people import Role, Status, Technician
+from deskchat.realtime.events import CloseTechnician, TechnicianChanged
 from deskchat.services import common
 from deskchat.services.auth import Principal, hash_password_gated
 from deskchat.services.context import Context, reading, unit_of_work
@@ -118,9 +119,9 @@ async def update_technician(ctx: Context, principal: Principal, tech_id: int,
         if _cuts_off(before, tech, password_changed=password_hash is not None):
             keep = principal.token_id if tech_id == admin.id else None
             await uow.people.revoke_technician_tokens(tech_id, uow.now, keep_token_id=keep)
-            uow.control("close_technician", technician_id=tech_id, except_token_id=keep)
+            uow.control(CloseTechnician(technician_id=tech_id, except_token_id=keep))
         view = (await technician_views(ctx, uow.repos, [tech]))[0]
-        uow.control("technician_changed", technician=view)
+        uow.control(TechnicianChanged(technician=view))
     return view
 
 

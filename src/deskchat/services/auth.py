@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from deskchat.domain.errors import Forbidden, Overloaded, RateLimited, Unauthorized
 from deskchat.domain.people import Actor, Requester, Role, Technician
+from deskchat.realtime.events import CloseToken
 from deskchat.services.context import Context, reading, unit_of_work
 from deskchat.services.views import technician_view
 from deskchat.storage.repositories import Repositories
@@ -231,7 +232,7 @@ async def logout(ctx: Context, principal: Principal) -> None:
     """Revoke the token and close its live sockets."""
     async with unit_of_work(ctx) as uow:
         await uow.people.revoke_token(principal.token_id, uow.now)
-        uow.control("close_token", token_id=principal.token_id)
+        uow.control(CloseToken(token_id=principal.token_id))
 
 
 async def issue_visitor_token(ctx: Context, repos: Repositories, requester: Requester, now: Any) -> str:

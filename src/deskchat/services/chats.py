@@ -12,13 +12,16 @@ from deskchat.domain.errors import (
     RateLimited,
     ValidationFailed,
 )
-from deskchat.domain.people import Author, Requester, Technician
+from deskchat.domain.people import Author, Requester, Status, Technician
+from deskchat.realtime.events import AlertFrame, AuthorData, Delivery, Recipients, TypingFrame, encode
 from deskchat.services import common, messages
 from deskchat.services.auth import Principal, issue_visitor_token
 from deskchat.services.context import Context, reading, unit_of_work
 from deskchat.services.requests import add_transcript_note
 from deskchat.services.views import chat_view, page
-from deskchat.storage.errors import Duplicate
+from deskchat.storage.repositories import Repositories
+
+MAX_ALERTS = 200
 
 
 async def _limit(ctx: Context, key: str, limit: int, window: int, what: str) -> None:
@@ -50,8 +53,7 @@ async def start_chat(ctx: Context, *, group_id: int, name: str, email: str, mess
                                    body=message, now=uow.now, client_msg_id=client_msg_id)
         chat = await common.load_chat(uow.repos, chat_id)
         view = chat_view(chat)
-        uow.emit({"type": "alert", "data": view},
-                 technicians=await common.online_group_members(ctx, uow, group_id))
+        uow.emit(AlertFrame(data=view), Recipients(technicians=await common.online_group_members(ctx, uow, group_id)))
     return {"chat": view, "visitor_token": token}
 
 
@@ -99,16 +101,10 @@ async def post_message(ctx: Context, principal: Principal, chat_id: int, *, body
         await _limit(ctx, f"msgs:{principal.token_id}", ctx.settings.rate_limit_messages_per_10s, 10,
                      "messages")
     send = messages.Send(principal.actor, chat_id, body, canned_message_id, client_msg_id)
-    try:
-        return await messages.writer(ctx).submit(send)
-    except Duplicate:
-        if client_msg_id is None:
-            raise
-        async with reading(ctx) as repos:  # a concurrent send with the same id won the race
-            first = await repos.chats.find_by_client_msg_id(chat_id, client_msg_id)
-        if first is None:
-            raise
-        return first, False
+    outcome = await messages.writer(ctx).submit(send)
+    if isinstance(outcome, messages.Refused):
+        raise outcome.error
+    return outcome.message, isinstance(outcome, messages.Posted)
 
 
 async def list_messages(ctx: Context, principal: Principal, chat_id: int, after_seq: int,
@@ -131,14 +127,8 @@ async def typing(ctx: Context, principal: Principal, chat_id: int) -> None:
     async with reading(ctx) as repos:
         chat = await common.load_readable_chat(repos, chat_id, actor)
     chat.ensure_can_post(actor)
-    author = Author.of(actor)
-    to = common.audience(chat)
-    if isinstance(actor, Technician):
-        to["technicians"] = [t for t in to["technicians"] if t != actor.id]
-    else:
-        to["requesters"] = []
-    await ctx.broker.publish({"frame": {"type": "typing", "chat_id": chat.id, "author": {
-        "kind": author.kind, "id": author.id, "name": author.name}}, "to": to})
+    frame = TypingFrame(chat_id=chat.id, author=AuthorData.of(Author.of(actor)))
+    await ctx.broker.publish(encode(Delivery(frame=frame, to=common.audience(chat).without(actor))))
 
 
 async def end_chat(ctx: Context, principal: Principal, chat_id: int) -> dict[str, Any]:
@@ -159,13 +149,20 @@ async def end_chat(ctx: Context, principal: Principal, chat_id: int) -> dict[str
     return chat_view(chat)
 
 
-async def waiting_alerts(ctx: Context, principal: Principal) -> list[dict[str, Any]]:
-    """Waiting chats of an online technician's groups, to alert a socket that just connected."""
-    actor = principal.actor
-    if not isinstance(actor, Technician) or actor.status.value != "online":
+async def waiting_alerts_for(ctx: Context, technician: Technician,
+                             repos: Repositories | None = None) -> list[AlertFrame]:
+    """The alerts an online technician should have now: one per chat waiting in their groups, longest first.
+
+    For a socket that connects, a technician going Online (``repos``: inside that unit of work) and the
+    sockets of a process whose broker was away (alerts published meanwhile were lost).
+    """
+    if technician.status is not Status.ONLINE:
         return []
-    found = await list_chats(ctx, principal, ChatState.WAITING.value, 200, None)
-    return [c for c in found["items"] if c["group_id"] in actor.group_ids]
+    if repos is None:
+        async with reading(ctx) as snapshot:
+            return await waiting_alerts_for(ctx, technician, snapshot)
+    found = await repos.chats.list_visible(technician, ChatState.WAITING.value, None, MAX_ALERTS)
+    return [AlertFrame(data=chat_view(c)) for c in found if technician.in_group(c.group_id)]
 
 
 async def fetch_after(ctx: Context, chat_id: int, after_seq: int, limit: int) -> list[dict[str, Any]]:

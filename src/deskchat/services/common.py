@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from deskchat.domain.chat import Chat
 from deskchat.domain.errors import InvalidState, NotFound, ValidationFailed
 from deskchat.domain.people import SYSTEM, Actor, Technician
-from deskchat.realtime.hub import message_frame
+from deskchat.realtime.events import AlertClearedFrame, ChatFrame, ClearReason, MessageFrame, Recipients
 from deskchat.services.context import Context, UnitOfWork
 from deskchat.services.views import chat_view
 from deskchat.storage.repositories import Repositories
@@ -55,9 +54,9 @@ async def load_target(repos: Repositories, technician_id: int) -> Technician:
     return tech
 
 
-def audience(chat: Chat, extra: Iterable[int] = ()) -> dict[str, Any]:
+def audience(chat: Chat, extra: Iterable[int] = ()) -> Recipients:
     """Who sees a chat's timeline: its technicians now (plus ``extra``) and its requester."""
-    return {"technicians": [*chat.participant_ids, *extra], "requesters": [chat.requester.id]}
+    return Recipients(technicians=[*chat.participant_ids, *extra], requesters=[chat.requester.id])
 
 
 async def record_system(uow: UnitOfWork, chat: Chat, *, open_only: bool = False,
@@ -71,7 +70,7 @@ async def record_system(uow: UnitOfWork, chat: Chat, *, open_only: bool = False,
         msg = await uow.chats.insert_message(chat_id=chat.id, seq=seq, author=SYSTEM, body=note.body,
                                          now=uow.now, event=note.event.value)
         chat.last_seq = seq
-        uow.emit(message_frame(msg), **audience(chat, extra))
+        uow.emit(MessageFrame.of(msg), audience(chat, extra))
     chat.recorded.clear()
 
 
@@ -87,18 +86,18 @@ async def record_system_many(uow: UnitOfWork, recorded_in: list[Chat]) -> None:
         chat.recorded.clear()
     stored = await uow.chats.insert_messages(items, uow.now)
     for chat, msg in zip(recorded_in, stored, strict=True):
-        uow.emit(message_frame(msg), **audience(chat))
+        uow.emit(MessageFrame.of(msg), audience(chat))
 
 
 def emit_chat(uow: UnitOfWork, chat: Chat, extra: Iterable[int] = ()) -> None:
     """Tell everyone in the chat its new state."""
-    uow.emit({"type": "chat", "data": chat_view(chat)}, **audience(chat, extra))
+    uow.emit(ChatFrame(data=chat_view(chat)), audience(chat, extra))
 
 
-async def emit_alert_cleared(uow: UnitOfWork, chat: Chat, reason: str) -> None:
+async def emit_alert_cleared(uow: UnitOfWork, chat: Chat, reason: ClearReason) -> None:
     """The waiting chat is no longer waiting: clear the alert of its group's technicians."""
     members = await uow.people.member_ids(chat.group_id)
-    uow.emit({"type": "alert_cleared", "chat_id": chat.id, "reason": reason}, technicians=members)
+    uow.emit(AlertClearedFrame(chat_id=chat.id, reason=reason), Recipients(technicians=members))
 
 
 async def online_group_members(ctx: Context, uow: UnitOfWork, group_id: int) -> list[int]:

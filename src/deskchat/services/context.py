@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from deskchat.config import Settings
 from deskchat.ratelimit import RateLimiter
-from deskchat.realtime.broker import Broker, Event
+from deskchat.realtime.broker import Broker
+from deskchat.realtime.events import AnyControl, AnyFrame, Delivery, Envelope, Recipients, encode
 from deskchat.storage.canned import CannedRepository
 from deskchat.storage.chats import ChatRepository
 from deskchat.storage.db import Database
@@ -19,6 +20,9 @@ from deskchat.storage.people import PeopleRepository
 from deskchat.storage.repositories import Repositories
 from deskchat.storage.requests import RequestRepository
 from deskchat.storage.settings import SettingsRepository
+
+if TYPE_CHECKING:
+    from deskchat.services.messages import MessageWriter
 
 
 def utcnow() -> datetime:
@@ -66,7 +70,7 @@ class Context:
     limiter: RateLimiter
     process_id: str
     clock: Callable[[], datetime] = utcnow
-    workers: dict[str, Any] = field(default_factory=dict)  # per-process background writers
+    writer: MessageWriter | None = None  # this process's group-commit message writer (built at start)
 
 
 @dataclass
@@ -75,19 +79,15 @@ class UnitOfWork:
 
     repos: Repositories
     now: datetime
-    events: list[Event] = field(default_factory=list)
+    events: list[Envelope] = field(default_factory=list)
 
-    def emit(self, frame: dict[str, Any], *, technicians: Iterable[int] = (),
-             requesters: Iterable[int] = (), all_technicians: bool = False) -> None:
+    def emit(self, frame: AnyFrame, to: Recipients) -> None:
         """Send ``frame`` after commit to exactly these recipients."""
-        to: dict[str, Any] = {"technicians": sorted(set(technicians)), "requesters": sorted(set(requesters))}
-        if all_technicians:
-            to["all_technicians"] = True
-        self.events.append({"frame": frame, "to": to})
+        self.events.append(Delivery(frame=frame, to=to))
 
-    def control(self, control: str, **data: Any) -> None:
-        """A housekeeping event for every process's hub."""
-        self.events.append({"control": control, **data})
+    def control(self, control: AnyControl) -> None:
+        """A housekeeping event for every process's hub, after commit."""
+        self.events.append(control)
 
 
     @property
@@ -123,7 +123,7 @@ async def unit_of_work(ctx: Context) -> AsyncIterator[UnitOfWork]:
         uow = UnitOfWork(repos, ctx.clock())
         yield uow
     for event in uow.events:
-        await ctx.broker.publish(event)
+        await ctx.broker.publish(encode(event))
 
 
 @contextlib.asynccontextmanager

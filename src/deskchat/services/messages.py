@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,20 +19,45 @@ from deskchat.domain import canned as canned_rules
 from deskchat.domain.chat import Chat
 from deskchat.domain.errors import DomainError, Forbidden, InvalidState, NotFound
 from deskchat.domain.people import Actor, Author, Technician
-from deskchat.realtime.hub import message_frame
+from deskchat.realtime.events import MessageFrame
 from deskchat.services import common
 from deskchat.services.context import Context, UnitOfWork, unit_of_work
 from deskchat.services.requests import placeholder_values
+from deskchat.storage.errors import Duplicate as StoredTwice
 from deskchat.storage.repositories import Repositories
 
 log = structlog.get_logger()
 MAX_BATCH = 256
-Outcome = tuple[dict[str, Any], bool]
+Key = tuple[int, str]  # (chat id, client_msg_id)
+
+
+@dataclass(frozen=True)
+class Posted:
+    """The message was stored now."""
+
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The client_msg_id was used before (earlier, or earlier in the same batch): the first message."""
+
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The send broke a rule of the chat; nothing was stored."""
+
+    error: DomainError
+
+
+Outcome = Posted | Duplicate | Refused
 
 
 @dataclass(eq=False)
 class Send:
-    """One message to post, and where its answer goes."""
+    """One message to post, and where its outcome goes."""
 
     actor: Actor
     chat_id: int
@@ -41,6 +65,11 @@ class Send:
     canned_message_id: int | None
     client_msg_id: str | None
     answer: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    @property
+    def key(self) -> Key | None:
+        """What makes a repeat of this send a repeat."""
+        return (self.chat_id, self.client_msg_id) if self.client_msg_id is not None else None
 
 
 class MessageWriter:
@@ -63,12 +92,21 @@ class MessageWriter:
                 batch.append(self._queue.get_nowait())
             await self._write(batch)
 
-    async def _write(self, batch: list[Send]) -> None:
+    async def _write(self, batch: list[Send], *, retried: bool = False) -> None:
         try:
             outcomes = await write_batch(self._ctx, batch)
-        except Exception as exc:  # e.g. a concurrent process inserted the same client_msg_id
+        except StoredTwice:  # another process stored one of these client_msg_ids after we looked
             if len(batch) > 1:
-                for send in batch:  # isolate the one that failed
+                for send in batch:  # isolate the one that raced
+                    await self._write([send])
+            elif not retried:
+                await self._write(batch, retried=True)  # now the first one is found: a Duplicate
+            else:
+                _settle(batch[0], StoredTwice("The message could not be stored; send it again."))
+            return
+        except Exception as exc:
+            if len(batch) > 1:
+                for send in batch:
                     await self._write([send])
                 return
             _settle(batch[0], exc)
@@ -93,12 +131,10 @@ def _settle(send: Send, outcome: Outcome | BaseException) -> None:
 
 
 def writer(ctx: Context) -> MessageWriter:
-    """This process's message writer, started on first use."""
-    found = ctx.workers.get("messages")
-    if found is None:
-        found = ctx.workers["messages"] = MessageWriter(ctx)
-    assert isinstance(found, MessageWriter)
-    return found
+    """This process's message writer (the server builds it at start; other callers on first use)."""
+    if ctx.writer is None:
+        ctx.writer = MessageWriter(ctx)
+    return ctx.writer
 
 
 async def _canned_body(repos: Repositories, actor: Actor, chat: Chat, canned_id: int) -> str:
@@ -116,72 +152,95 @@ class _Planned:
     send: Send
     chat: Chat
     body: str
+    seq: int  # on the chat as loaded; shifted if another writer took seqs since
 
 
-async def _plan(repos: Repositories, batch: list[Send], results: list[Any]) -> list[_Planned]:
-    """Check each send on its own; repeats of a client_msg_id answer with the first message."""
-    ids = sorted({s.chat_id for s in batch})
-    loaded = {c.id: c for c in await repos.chats.load_chats_by_id(ids)}
-    keys = [(s.chat_id, s.client_msg_id) for s in batch if s.client_msg_id is not None]
-    earlier = await repos.chats.find_by_client_msg_ids(keys)
+class Repeats:
+    """The one place that decides whether a send repeats an earlier one: stored before, or planned earlier
+    in the same batch (a send that was refused is no first: its repeat is checked on its own)."""
+
+    def __init__(self, stored: dict[Key, dict[str, Any]]) -> None:
+        self._stored = stored
+        self._planned: dict[Key, int] = {}
+        self.of_planned: dict[int, int] = {}  # batch index -> batch index of the first
+
+    def earlier(self, index: int, send: Send) -> Duplicate | None:
+        """The stored first message of a repeat; a repeat of a send planned in this batch is noted."""
+        key = send.key
+        if key is None:
+            return None
+        if key in self._stored:
+            return Duplicate(self._stored[key])
+        if key in self._planned:
+            self.of_planned[index] = self._planned[key]
+        return None
+
+    def planned(self, index: int, send: Send) -> None:
+        """This send will be stored: later sends with its key repeat it."""
+        if send.key is not None:
+            self._planned.setdefault(send.key, index)
+
+    def resolve(self, results: list[Outcome | None]) -> None:
+        """Repeats within the batch answer with what their first got."""
+        for index, first_index in self.of_planned.items():
+            first = results[first_index]
+            results[index] = Duplicate(first.message) if isinstance(first, Posted) else first
+
+
+async def _plan(repos: Repositories, batch: list[Send], results: list[Outcome | None],
+                repeats: Repeats) -> list[_Planned]:
+    """Check each send on its own, against its chat as loaded; repeats answer with the first message."""
+    loaded = {c.id: c for c in await repos.chats.load_chats_by_id(sorted({s.chat_id for s in batch}))}
     planned: list[_Planned] = []
-    in_batch: dict[tuple[int, str], int] = {}
     for i, send in enumerate(batch):
         try:
             chat = loaded.get(send.chat_id)
             if chat is None:
                 raise NotFound(f"There is no chat {send.chat_id}.")
             chat.ensure_readable(send.actor)
-            key = (send.chat_id, send.client_msg_id) if send.client_msg_id is not None else None
-            if key is not None and key in earlier:
-                results[i] = (earlier[key], False)
+            earlier = repeats.earlier(i, send)
+            if earlier is not None:
+                results[i] = earlier
                 continue
-            if key is not None and key in in_batch:
-                results[i] = ("same_as", in_batch[key])
+            if i in repeats.of_planned:
                 continue
             body = send.body if send.canned_message_id is None else await _canned_body(
                 repos, send.actor, chat, send.canned_message_id)
             assert body is not None
-            chat.post(send.actor, body)
-            planned.append(_Planned(i, send, chat, body))
-            if key is not None:
-                in_batch[key] = i
+            planned.append(_Planned(i, send, chat, body, chat.post(send.actor, body)))
+            repeats.planned(i, send)
         except DomainError as exc:
-            results[i] = exc
+            results[i] = Refused(exc)
     return planned
 
 
-async def _store(uow: UnitOfWork, planned: list[_Planned], results: list[Any]) -> None:
+async def _store(uow: UnitOfWork, planned: list[_Planned], results: list[Outcome | None]) -> None:
     """Take every chat's seqs in one UPDATE, insert every message in one statement, emit in order."""
-    by_chat: dict[int, list[_Planned]] = defaultdict(list)
-    for item in planned:
-        by_chat[item.chat.id].append(item)
+    chats_in = {item.chat.id: item.chat for item in planned}
+    counts = {chat_id: sum(1 for item in planned if item.chat.id == chat_id) for chat_id in chats_in}
+    taken = await uow.chats.take_seqs(counts)
     rows: list[tuple[_Planned, int]] = []
-    taken = await uow.chats.take_seqs({chat_id: len(items) for chat_id, items in by_chat.items()})
-    for chat_id, items in by_chat.items():
-        last = taken.get(chat_id)
+    for item in planned:
+        last = taken.get(item.chat.id)
         if last is None:
-            for item in items:
-                results[item.index] = InvalidState("The chat has ended; it takes no more messages.")
+            results[item.index] = Refused(InvalidState("The chat has ended; it takes no more messages."))
             continue
-        rows += [(item, last - len(items) + n + 1) for n, item in enumerate(items)]
+        rows.append((item, item.seq + last - item.chat.last_seq))  # the chat's seqs as the database gave them
     stored = await uow.chats.insert_messages([
         {"chat_id": item.chat.id, "seq": seq, "author": Author.of(item.send.actor), "body": item.body,
          "client_msg_id": item.send.client_msg_id} for item, seq in rows], uow.now)
     for (item, _), message in zip(rows, stored, strict=True):
-        results[item.index] = (message, True)
-        uow.emit(message_frame(message), **common.audience(item.chat))
+        results[item.index] = Posted(message)
+        uow.emit(MessageFrame.of(message), common.audience(item.chat))
 
 
-async def write_batch(ctx: Context, batch: list[Send]) -> list[Outcome | BaseException]:
+async def write_batch(ctx: Context, batch: list[Send]) -> list[Outcome]:
     """Post a batch of sends in one transaction; each gets its own outcome."""
-    results: list[Any] = [None] * len(batch)
+    results: list[Outcome | None] = [None] * len(batch)
     async with unit_of_work(ctx) as uow:
-        planned = await _plan(uow.repos, batch, results)
+        repeats = Repeats(await uow.chats.find_by_client_msg_ids([s.key for s in batch if s.key is not None]))
+        planned = await _plan(uow.repos, batch, results, repeats)
         if planned:
             await _store(uow, planned, results)
-    for i, result in enumerate(results):
-        if isinstance(result, tuple) and result[0] == "same_as":
-            first = results[result[1]]
-            results[i] = (first[0], False) if isinstance(first, tuple) else first
-    return results
+    repeats.resolve(results)
+    return [r if r is not None else Refused(InvalidState("The message was not stored.")) for r in results]

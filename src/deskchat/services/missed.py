@@ -7,6 +7,7 @@ import asyncio
 import structlog
 
 from deskchat.domain import request as rules
+from deskchat.realtime.events import AlertClearedFrame, Recipients
 from deskchat.services import common
 from deskchat.services.context import Context, reading, unit_of_work
 
@@ -39,8 +40,8 @@ async def expire_due(ctx: Context, chat_ids: list[int]) -> int:
         members = await uow.people.members_of_groups({c.group_id for c in due})
         for chat in due:
             common.emit_chat(uow, chat)
-            uow.emit({"type": "alert_cleared", "chat_id": chat.id, "reason": "missed"},
-                     technicians=members.get(chat.group_id, []))
+            uow.emit(AlertClearedFrame(chat_id=chat.id, reason="missed"),
+                     Recipients(technicians=members.get(chat.group_id, [])))
     log.info("chats_missed", count=len(due), chat_ids=[c.id for c in due][:20])
     return len(due)
 

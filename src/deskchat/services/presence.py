@@ -5,25 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from deskchat.domain.chat import ChatState
 from deskchat.domain.errors import ValidationFailed
 from deskchat.domain.people import Status, Technician
+from deskchat.realtime.events import PresenceFrame, Recipients, TechnicianChanged
 from deskchat.services.auth import Principal
+from deskchat.services.chats import waiting_alerts_for
 from deskchat.services.context import Context, UnitOfWork, unit_of_work
-from deskchat.services.views import chat_view, technician_view
+from deskchat.services.views import technician_view
 
 
 async def _emit_presence(ctx: Context, uow: UnitOfWork, tech: Technician) -> bool:
     online = bool(await uow.people.online_ids([tech.id], uow.now, ctx.settings.presence_ttl_seconds))
-    uow.emit({"type": "presence", "data": {"technician_id": tech.id, "status": tech.status.value,
-                                           "online": online}}, all_technicians=True)
-    uow.control("technician_changed", technician=technician_view(tech, online=online))
+    uow.emit(PresenceFrame.of(tech, online=online), Recipients(all_technicians=True))
+    uow.control(TechnicianChanged(technician=technician_view(tech, online=online)))
     return online
-
-
-async def _emit_waiting_alerts(uow: UnitOfWork, tech: Technician) -> None:
-    for chat in await uow.chats.list_visible(tech, ChatState.WAITING.value, None, 200):
-        uow.emit({"type": "alert", "data": chat_view(chat)}, technicians=[tech.id])
 
 
 async def set_status(ctx: Context, principal: Principal, status: str) -> dict[str, Any]:
@@ -36,7 +31,8 @@ async def set_status(ctx: Context, principal: Principal, status: str) -> dict[st
         tech = await uow.people.load_technician(tech.id) or tech
         online = await _emit_presence(ctx, uow, tech)
         if online:
-            await _emit_waiting_alerts(uow, tech)
+            for alert in await waiting_alerts_for(ctx, tech, uow.repos):
+                uow.emit(alert, Recipients(technicians=[tech.id]))
         counts = await uow.people.active_chat_counts([tech.id])
     return technician_view(tech, online=online, active_chats=counts.get(tech.id, 0))
 

@@ -16,6 +16,7 @@ from deskchat.domain.errors import (
     ValidationFailed,
 )
 from deskchat.domain.people import SYSTEM, Author, Technician
+from deskchat.realtime.events import NoteFrame, Recipients
 from deskchat.services import common
 from deskchat.services.auth import Principal
 from deskchat.services.context import Context, UnitOfWork, reading, unit_of_work
@@ -89,7 +90,7 @@ async def add_transcript_note(uow: UnitOfWork, chat: Chat) -> None:
     assert chat.request_id is not None
     body = "Chat transcript:\n" + rules.format_transcript(await _timeline(uow.repos, chat.id))
     note = await uow.requests.insert_note(chat.request_id, SYSTEM, body, uow.now)
-    uow.emit({"type": "note", "chat_id": chat.id, "data": note}, technicians=chat.participant_ids)
+    uow.emit(NoteFrame(chat_id=chat.id, data=note), Recipients(technicians=chat.participant_ids))
 
 
 async def add_chat_note(ctx: Context, principal: Principal, chat_id: int, body: str) -> dict[str, Any]:
@@ -102,7 +103,7 @@ async def add_chat_note(ctx: Context, principal: Principal, chat_id: int, body: 
         if chat.request_id is None:
             raise NoLinkedRequest("Convert the chat to a request before adding notes.")
         note = await uow.requests.insert_note(chat.request_id, Author.of(tech), body, uow.now)
-        uow.emit({"type": "note", "chat_id": chat.id, "data": note}, technicians=chat.participant_ids)
+        uow.emit(NoteFrame(chat_id=chat.id, data=note), Recipients(technicians=chat.participant_ids))
     return note
 
 
@@ -182,7 +183,7 @@ async def add_request_note(ctx: Context, principal: Principal, request_id: int, 
         note = await uow.requests.insert_note(request_id, Author.of(tech), body, uow.now)
         if found["chat_id"] is not None:
             chat = await common.load_chat(uow.repos, found["chat_id"])
-            uow.emit({"type": "note", "chat_id": chat.id, "data": note}, technicians=chat.participant_ids)
+            uow.emit(NoteFrame(chat_id=chat.id, data=note), Recipients(technicians=chat.participant_ids))
     return note
 
 

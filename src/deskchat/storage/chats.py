@@ -163,13 +163,6 @@ class ChatRepository:
         ).values(state=ChatState.ENDED.value, ended_at=now, missed_due_at=None).returning(chats.c.id))
         return "ended" if result.first() is not None else None
 
-    async def claim_missed(self, chat_id: int, now: datetime) -> bool:
-        """Mark a waiting chat past its due time missed; exactly one caller wins."""
-        result = await self._conn.execute(update(chats).where(
-            chats.c.id == chat_id, chats.c.state == ChatState.WAITING.value, chats.c.missed_due_at <= now,
-        ).values(state=ChatState.MISSED.value, ended_at=now, missed_due_at=None))
-        return result.rowcount == 1
-
     async def claim_missed_many(self, chat_ids: list[int], now: datetime) -> set[int]:
         """Mark those of these chats that are still waiting and due missed; returns the ids this call won."""
         if not chat_ids:
@@ -310,22 +303,9 @@ class ChatRepository:
         wanted = set(keys)
         return {(r.chat_id, r.client_msg_id): message_view(r) for r in rows if (r.chat_id, r.client_msg_id) in wanted}
 
-    async def find_by_client_msg_id(self, chat_id: int,
-                                    client_msg_id: str) -> dict[str, Any] | None:
-        """The message a client already sent under this id, if any."""
-        row = (await self._conn.execute(select(messages).where(
-            messages.c.chat_id == chat_id, messages.c.client_msg_id == client_msg_id))).first()
-        return message_view(row) if row else None
-
     async def list_messages(self, chat_id: int, after_seq: int,
                             limit: int) -> list[dict[str, Any]]:
         """Timeline messages after a seq, in seq order."""
         rows = await self._conn.execute(select(messages).where(
             messages.c.chat_id == chat_id, messages.c.seq > after_seq).order_by(messages.c.seq).limit(limit))
         return [message_view(r) for r in rows]
-
-    async def requester_texts(self, chat_id: int) -> list[str]:
-        """What the requester wrote in a chat, in order."""
-        rows = await self._conn.execute(select(messages.c.body).where(
-            messages.c.chat_id == chat_id, messages.c.author_kind == "requester").order_by(messages.c.seq))
-        return [str(b) for b in rows.scalars()]
