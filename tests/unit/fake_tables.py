@@ -3,15 +3,12 @@ that turns each kind of stored thing into what the repositories return."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
-from typing import Any
 
-from deskchat.domain.chat import Chat, ChatState
-from deskchat.domain.people import Requester, Role, Status, Technician
-from deskchat.storage.chats import message_view
-from deskchat.storage.requests import request_view
+from deskchat.domain.chat import Chat, ChatState, Message
+from deskchat.domain.people import Author, Requester, Role, Status, Technician
+from deskchat.domain.request import Request, RequestSource, RequestStatus
 
 OPEN = (ChatState.WAITING.value, ChatState.ACTIVE.value)
 
@@ -103,15 +100,19 @@ class Tables:
 # -- the one place each stored thing becomes what services get ---------------------------------
 
 
-def message_of(row: MessageRow) -> dict[str, Any]:
-    """A stored message as the repositories return it (storage's ``message_view``)."""
-    return message_view(row)
+def message_of(row: MessageRow) -> Message:
+    """A stored message as the repositories return it."""
+    return Message(id=row.id, chat_id=row.chat_id, seq=row.seq, author=Author(row.author_kind, row.author_id,
+                   row.author_name), body=row.body, created_at=row.created_at, event=row.event,
+                   client_msg_id=row.client_msg_id)
 
 
-def request_of(t: Tables, row: RequestRow) -> dict[str, Any]:
-    """A stored request as the repositories return it (storage's ``request_view`` of the joined row)."""
-    requester = t.requesters[row.requester_id]
-    return request_view(SimpleNamespace(**asdict(row), r_name=requester.name, r_email=requester.email))
+def request_of(t: Tables, row: RequestRow) -> Request:
+    """A stored request as the repositories return it."""
+    return Request(id=row.id, subject=row.subject, description=row.description, status=RequestStatus(row.status),
+                   source=RequestSource(row.source), requester=t.requesters[row.requester_id], group_id=row.group_id,
+                   technician_id=row.technician_id, chat_id=row.chat_id, created_at=row.created_at,
+                   updated_at=row.updated_at)
 
 
 def chat_of(t: Tables, row: ChatRow) -> Chat:

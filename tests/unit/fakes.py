@@ -18,6 +18,7 @@ from deskchat.ratelimit import MemoryRateLimiter
 from deskchat.realtime.broker import Event, Handler, Reconnected
 from deskchat.services.auth import Principal
 from deskchat.services.context import Context
+from deskchat.services.views import message_view, request_view
 from tests.unit.fake_store import FakeStore
 from tests.unit.fake_tables import (
     ChatRow,
@@ -132,11 +133,12 @@ class FakeDesk:
         return chat_of(self.t, self.t.chats[chat_id])
 
     def messages(self, chat_id: int) -> list[dict[str, Any]]:
-        return [message_of(m) for m in sorted(self.t.messages, key=lambda m: m.seq) if m.chat_id == chat_id]
+        return [message_view(message_of(m)) for m in sorted(self.t.messages, key=lambda m: m.seq)
+                if m.chat_id == chat_id]
 
     def system_events(self, chat_id: int) -> list[str]:
         """The events of the chat's system messages, in timeline order."""
         return [m["event"] for m in self.messages(chat_id) if m["kind"] == "system"]
 
     def requests(self) -> list[dict[str, Any]]:
-        return [request_of(self.t, r) for r in self.t.requests.values()]
+        return [request_view(request_of(self.t, r)) for r in self.t.requests.values()]

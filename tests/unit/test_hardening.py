@@ -9,17 +9,18 @@ import pytest
 from pydantic import ValidationError
 
 from deskchat.config import Settings
+from deskchat.domain.chat import Message
 from deskchat.domain.errors import Overloaded
 from deskchat.domain.people import Author
-from deskchat.domain.request import TimelineEntry, format_transcript
+from deskchat.domain.request import format_transcript
 from deskchat.services.auth import PasswordGate
 
 AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 REQUESTER = Author("requester", 1, "Erin")
 
 
-def entry(body: str, author: Author = REQUESTER) -> TimelineEntry:
-    return TimelineEntry(AT, author, body, False)
+def entry(body: str, author: Author = REQUESTER) -> Message:
+    return Message(id=1, chat_id=1, seq=1, author=author, body=body, created_at=AT)
 
 
 @pytest.mark.parametrize("brk", ["\n", "\r\n", "\r", "\u2028", "\x0b", "\x85"])

@@ -19,7 +19,7 @@ from deskchat.domain.errors import (
     TechnicianOffline,
     ValidationFailed,
 )
-from deskchat.domain.people import Actor, Requester, Technician
+from deskchat.domain.people import Actor, Author, Requester, Technician
 
 SUBJECT_MAX = 200
 BODY_MAX = 10_000
@@ -70,6 +70,25 @@ def check_body(body: str) -> str:
     if len(body) > BODY_MAX:
         raise ValidationFailed("The message is too long.", errors={"body": f"at most {BODY_MAX} characters"})
     return body
+
+
+@dataclass(frozen=True)
+class Message:
+    """One entry of a chat's timeline, as stored: text, or a system message recording an event."""
+
+    id: int
+    chat_id: int
+    seq: int
+    author: Author
+    body: str
+    created_at: datetime
+    event: str | None = None  # a SystemEvent value for system messages
+    client_msg_id: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """"system" for a system message, else "text"."""
+        return "system" if self.event else "text"
 
 
 @dataclass

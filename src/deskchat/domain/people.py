@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -24,6 +25,15 @@ class Requester:
     id: int
     name: str
     email: str
+
+
+@dataclass(frozen=True)
+class Group:
+    """A support group."""
+
+    id: int
+    name: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,17 @@ class Technician:
 
 
 Actor = Technician | Requester
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    """A live (unrevoked) token: whose it is and when it was issued and last used."""
+
+    id: int
+    created_at: datetime
+    last_used_at: datetime | None
+    technician_id: int | None = None
+    requester: Requester | None = None  # for a visitor token
 
 
 @dataclass(frozen=True)

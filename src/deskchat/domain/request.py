@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from deskchat.domain.chat import SUBJECT_MAX, Chat
+from deskchat.domain.chat import SUBJECT_MAX, Chat, Message
 from deskchat.domain.errors import ValidationFailed
-from deskchat.domain.people import Author
+from deskchat.domain.people import Author, Requester, Technician
 
 NOTE_MAX = 10_000
 
@@ -26,13 +26,36 @@ class RequestSource(StrEnum):
 
 
 @dataclass(frozen=True)
-class TimelineEntry:
-    """A message as the transcript needs it."""
+class Request:
+    """An incident request (ticket)."""
 
+    id: int
+    subject: str
+    description: str
+    status: RequestStatus
+    source: RequestSource
+    requester: Requester
+    group_id: int | None
+    technician_id: int | None
+    chat_id: int | None
     created_at: datetime
+    updated_at: datetime
+
+    def visible_to(self, tech: Technician) -> bool:
+        """Technicians see the requests of their groups and those assigned to them; admins all."""
+        return (tech.is_admin or self.technician_id == tech.id
+                or (self.group_id is not None and tech.in_group(self.group_id)))
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note on a request."""
+
+    id: int
+    request_id: int
     author: Author
     body: str
-    is_system: bool
+    created_at: datetime
 
 
 def check_note(body: str) -> str:
@@ -72,12 +95,12 @@ def one_line(text: str) -> str:
     return " ".join(text.splitlines())
 
 
-def format_transcript(entries: Iterable[TimelineEntry]) -> str:
+def format_transcript(entries: Iterable[Message]) -> str:
     """The whole conversation as text: time, author and words, system events in words."""
     lines = []
     for entry in entries:
         stamp = entry.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-        if entry.is_system:
+        if entry.kind == "system":
             lines.append(f"[{stamp}] * {quoted(entry.body)}")
         else:
             lines.append(f"[{stamp}] {one_line(entry.author.name)} ({entry.author.kind}): {quoted(entry.body)}")
@@ -98,7 +121,7 @@ def converted_description(chat: Chat) -> str:
     ])
 
 
-def added_description(chat: Chat, entries: Iterable[TimelineEntry]) -> str:
+def added_description(chat: Chat, entries: Iterable[Message]) -> str:
     """Description of a request added after the chat ended: the whole transcript."""
     return "\n".join([
         f"Transcript of live chat #{chat.id}.", requester_line(chat), "", format_transcript(entries),

@@ -8,15 +8,14 @@ from typing import Any
 
 from deskchat.domain.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from deskchat.domain.people import Role, Status, Technician
+from deskchat.domain.settings import TIMEOUT_RANGE
 from deskchat.realtime.events import CloseTechnician, TechnicianChanged
 from deskchat.services import common
 from deskchat.services.auth import Principal, hash_password_gated
 from deskchat.services.context import Context, reading, unit_of_work
-from deskchat.services.views import group_view, page, technician_view
+from deskchat.services.views import group_view, page, settings_view, technician_view
 from deskchat.storage.errors import Duplicate
 from deskchat.storage.repositories import Repositories
-
-TIMEOUT_RANGE = (10, 86_400)
 
 
 def _email_taken() -> Conflict:
@@ -194,7 +193,7 @@ async def get_settings(ctx: Context, principal: Principal) -> dict[str, Any]:
     """The admin settings."""
     principal.admin()
     async with reading(ctx) as repos:
-        return await repos.settings.load_settings()
+        return settings_view(await repos.settings.load_settings())
 
 
 async def update_settings(ctx: Context, principal: Principal | None, changes: dict[str, Any]) -> dict[str, Any]:
@@ -208,6 +207,5 @@ async def update_settings(ctx: Context, principal: Principal | None, changes: di
     async with unit_of_work(ctx) as uow:
         await uow.settings.save_settings(changes)
         config = await uow.settings.load_settings()
-        timeout_now = config["missed_chat_timeout_seconds"] if config["missed_chat_conversion"] else None
-        await uow.chats.reschedule_waiting(timeout_now)
-    return config
+        await uow.chats.reschedule_waiting(config.missed_after_seconds)
+    return settings_view(config)

@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from deskchat.domain.errors import Forbidden, Overloaded, RateLimited, Unauthorized
-from deskchat.domain.people import Actor, Requester, Role, Technician
+from deskchat.domain.people import Actor, Requester, Role, StoredToken, Technician
 from deskchat.realtime.events import CloseToken
 from deskchat.services.context import Context, reading, unit_of_work
 from deskchat.services.views import technician_view
@@ -205,10 +205,11 @@ async def _principal(ctx: Context, *, token_hash: str | None = None, token_id: i
         if row is None:
             raise Unauthorized("The token is not valid.")
         if row.technician_id is None:
+            assert row.requester is not None
             since = now - timedelta(days=ctx.settings.visitor_token_days)
-            if not await repos.people.requester_chats_open_since(row.requester_id, since):
+            if not await repos.people.requester_chats_open_since(row.requester.id, since):
                 raise Unauthorized("The chat of this visitor token ended too long ago.")
-            return Principal(Requester(row.requester_id, row.r_name, row.r_email), row.id)
+            return Principal(row.requester, row.id)
         _check_not_expired(ctx, row, now)
         tech = await repos.people.load_technician(row.technician_id)
         if tech is None or not tech.active:
@@ -220,7 +221,7 @@ async def _principal(ctx: Context, *, token_hash: str | None = None, token_id: i
     return Principal(tech, row.id, row.created_at + timedelta(hours=ctx.settings.token_ttl_hours))
 
 
-def _check_not_expired(ctx: Context, row: Any, now: datetime) -> None:
+def _check_not_expired(ctx: Context, row: StoredToken, now: datetime) -> None:
     """A technician's token ends TOKEN_TTL_HOURS after login, or TOKEN_IDLE_MINUTES after its last use."""
     if now - row.created_at > timedelta(hours=ctx.settings.token_ttl_hours):
         raise Unauthorized("The session expired; log in again.")

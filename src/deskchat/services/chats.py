@@ -18,7 +18,7 @@ from deskchat.services import common, messages
 from deskchat.services.auth import Principal, issue_visitor_token
 from deskchat.services.context import Context, reading, unit_of_work
 from deskchat.services.requests import add_transcript_note
-from deskchat.services.views import chat_view, page
+from deskchat.services.views import chat_view, message_view, page
 from deskchat.storage.repositories import Repositories
 
 MAX_ALERTS = 200
@@ -41,8 +41,8 @@ async def start_chat(ctx: Context, *, group_id: int, name: str, email: str, mess
         if not await uow.people.existing_group_ids([group_id]):
             raise ValidationFailed("There is no such group.", errors={"group_id": "no such group"})
         config = await uow.settings.load_settings()
-        due = (uow.now + timedelta(seconds=config["missed_chat_timeout_seconds"])
-               if config["missed_chat_conversion"] else None)
+        wait = config.missed_after_seconds
+        due = uow.now + timedelta(seconds=wait) if wait is not None else None
         requester = await uow.people.insert_requester(name, email, uow.now)
         token = await issue_visitor_token(ctx, uow.repos, requester, uow.now)
         chat_id = await uow.chats.insert_chat(group_id=group_id, subject=subject_from(message),
@@ -104,7 +104,7 @@ async def post_message(ctx: Context, principal: Principal, chat_id: int, *, body
     outcome = await messages.writer(ctx).submit(send)
     if isinstance(outcome, messages.Refused):
         raise outcome.error
-    return outcome.message, isinstance(outcome, messages.Posted)
+    return message_view(outcome.message), isinstance(outcome, messages.Posted)
 
 
 async def list_messages(ctx: Context, principal: Principal, chat_id: int, after_seq: int,
@@ -116,7 +116,7 @@ async def list_messages(ctx: Context, principal: Principal, chat_id: int, after_
     async with reading(ctx) as repos:
         chat = await common.load_readable_chat(repos, chat_id, principal.actor)
         found = await repos.chats.list_messages(chat_id, after_seq, limit)
-    return {"messages": found, "last_seq": chat.last_seq}
+    return {"messages": [message_view(m) for m in found], "last_seq": chat.last_seq}
 
 
 async def typing(ctx: Context, principal: Principal, chat_id: int) -> None:
@@ -168,4 +168,4 @@ async def waiting_alerts_for(ctx: Context, technician: Technician,
 async def fetch_after(ctx: Context, chat_id: int, after_seq: int, limit: int) -> list[dict[str, Any]]:
     """Timeline messages after a seq, for the hub to fill gaps and resume (no access check)."""
     async with reading(ctx) as repos:
-        return await repos.chats.list_messages(chat_id, after_seq, limit)
+        return [message_view(m) for m in await repos.chats.list_messages(chat_id, after_seq, limit)]

@@ -9,7 +9,7 @@ from deskchat.domain.errors import InvalidState, NotFound, ValidationFailed
 from deskchat.domain.people import SYSTEM, Actor, Technician
 from deskchat.realtime.events import AlertClearedFrame, ChatFrame, ClearReason, MessageFrame, Recipients
 from deskchat.services.context import Context, UnitOfWork
-from deskchat.services.views import chat_view
+from deskchat.services.views import chat_view, message_view
 from deskchat.storage.repositories import Repositories
 
 MAX_LIMIT = 200
@@ -70,7 +70,7 @@ async def record_system(uow: UnitOfWork, chat: Chat, *, open_only: bool = False,
         msg = await uow.chats.insert_message(chat_id=chat.id, seq=seq, author=SYSTEM, body=note.body,
                                          now=uow.now, event=note.event.value)
         chat.last_seq = seq
-        uow.emit(MessageFrame.of(msg), audience(chat, extra))
+        uow.emit(MessageFrame.of(message_view(msg)), audience(chat, extra))
     chat.recorded.clear()
 
 
@@ -86,7 +86,7 @@ async def record_system_many(uow: UnitOfWork, recorded_in: list[Chat]) -> None:
         chat.recorded.clear()
     stored = await uow.chats.insert_messages(items, uow.now)
     for chat, msg in zip(recorded_in, stored, strict=True):
-        uow.emit(MessageFrame.of(msg), audience(chat))
+        uow.emit(MessageFrame.of(message_view(msg)), audience(chat))
 
 
 def emit_chat(uow: UnitOfWork, chat: Chat, extra: Iterable[int] = ()) -> None:

@@ -11,18 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
 from deskchat.domain import canned as canned_rules
-from deskchat.domain.chat import Chat
+from deskchat.domain.chat import Chat, Message
 from deskchat.domain.errors import DomainError, Forbidden, InvalidState, NotFound
 from deskchat.domain.people import Actor, Author, Technician
 from deskchat.realtime.events import MessageFrame
 from deskchat.services import common
 from deskchat.services.context import Context, UnitOfWork, unit_of_work
 from deskchat.services.requests import placeholder_values
+from deskchat.services.views import message_view
 from deskchat.storage.errors import Duplicate as StoredTwice
 from deskchat.storage.repositories import Repositories
 
@@ -35,14 +35,14 @@ Key = tuple[int, str]  # (chat id, client_msg_id)
 class Posted:
     """The message was stored now."""
 
-    message: dict[str, Any]
+    message: Message
 
 
 @dataclass(frozen=True)
 class Duplicate:
     """The client_msg_id was used before (earlier, or earlier in the same batch): the first message."""
 
-    message: dict[str, Any]
+    message: Message
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ class Repeats:
     """The one place that decides whether a send repeats an earlier one: stored before, or planned earlier
     in the same batch (a send that was refused is no first: its repeat is checked on its own)."""
 
-    def __init__(self, stored: dict[Key, dict[str, Any]]) -> None:
+    def __init__(self, stored: dict[Key, Message]) -> None:
         self._stored = stored
         self._planned: dict[Key, int] = {}
         self.of_planned: dict[int, int] = {}  # batch index -> batch index of the first
@@ -231,7 +231,7 @@ async def _store(uow: UnitOfWork, planned: list[_Planned], results: list[Outcome
          "client_msg_id": item.send.client_msg_id} for item, seq in rows], uow.now)
     for (item, _), message in zip(rows, stored, strict=True):
         results[item.index] = Posted(message)
-        uow.emit(MessageFrame.of(message), common.audience(item.chat))
+        uow.emit(MessageFrame.of(message_view(message)), common.audience(item.chat))
 
 
 async def write_batch(ctx: Context, batch: list[Send]) -> list[Outcome]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from deskchat.domain import request as rules
-from deskchat.domain.chat import Chat, ChatState
+from deskchat.domain.chat import Chat, ChatState, Message
 from deskchat.domain.errors import (
     Forbidden,
     InvalidState,
@@ -16,11 +15,12 @@ from deskchat.domain.errors import (
     ValidationFailed,
 )
 from deskchat.domain.people import SYSTEM, Author, Technician
+from deskchat.domain.request import Request
 from deskchat.realtime.events import NoteFrame, Recipients
 from deskchat.services import common
 from deskchat.services.auth import Principal
 from deskchat.services.context import Context, UnitOfWork, reading, unit_of_work
-from deskchat.services.views import page
+from deskchat.services.views import note_view, page, request_view
 from deskchat.storage.errors import Duplicate
 from deskchat.storage.repositories import Repositories
 
@@ -35,19 +35,11 @@ async def placeholder_values(repos: Repositories, chat: Chat, tech: Technician) 
     }
 
 
-async def _timeline(repos: Repositories, chat_id: int) -> list[rules.TimelineEntry]:
-    entries, after = [], 0
-    while batch := await repos.chats.list_messages(chat_id, after, 1000):
-        for m in batch:
-            author = Author(m["author"]["kind"], m["author"]["id"], m["author"]["name"])
-            entries.append(rules.TimelineEntry(_parse_time(m["created_at"]), author, m["body"],
-                                               m["kind"] == "system"))
-        after = batch[-1]["seq"]
+async def _timeline(repos: Repositories, chat_id: int) -> list[Message]:
+    entries: list[Message] = []
+    while batch := await repos.chats.list_messages(chat_id, entries[-1].seq if entries else 0, 1000):
+        entries += batch
     return entries
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 async def convert_to_request(ctx: Context, principal: Principal, chat_id: int,
@@ -82,7 +74,7 @@ async def _link_new_request(ctx: Context, tech: Technician, chat_id: int, subjec
         common.emit_chat(uow, chat)
         created = await uow.requests.load_request(request_id)
     assert created is not None
-    return created
+    return request_view(created)
 
 
 async def add_transcript_note(uow: UnitOfWork, chat: Chat) -> None:
@@ -90,7 +82,7 @@ async def add_transcript_note(uow: UnitOfWork, chat: Chat) -> None:
     assert chat.request_id is not None
     body = "Chat transcript:\n" + rules.format_transcript(await _timeline(uow.repos, chat.id))
     note = await uow.requests.insert_note(chat.request_id, SYSTEM, body, uow.now)
-    uow.emit(NoteFrame(chat_id=chat.id, data=note), Recipients(technicians=chat.participant_ids))
+    uow.emit(NoteFrame(chat_id=chat.id, data=note_view(note)), Recipients(technicians=chat.participant_ids))
 
 
 async def add_chat_note(ctx: Context, principal: Principal, chat_id: int, body: str) -> dict[str, Any]:
@@ -102,21 +94,16 @@ async def add_chat_note(ctx: Context, principal: Principal, chat_id: int, body: 
         chat.ensure_can_act(tech)
         if chat.request_id is None:
             raise NoLinkedRequest("Convert the chat to a request before adding notes.")
-        note = await uow.requests.insert_note(chat.request_id, Author.of(tech), body, uow.now)
+        note = note_view(await uow.requests.insert_note(chat.request_id, Author.of(tech), body, uow.now))
         uow.emit(NoteFrame(chat_id=chat.id, data=note), Recipients(technicians=chat.participant_ids))
     return note
 
 
-def _may_see(tech: Technician, request: dict[str, Any]) -> bool:
-    return (tech.is_admin or request["technician_id"] == tech.id
-            or (request["group_id"] is not None and tech.in_group(request["group_id"])))
-
-
-async def _visible_request(repos: Repositories, tech: Technician, request_id: int) -> dict[str, Any]:
+async def _visible_request(repos: Repositories, tech: Technician, request_id: int) -> Request:
     found = await repos.requests.load_request(request_id)
     if found is None:
         raise NotFound(f"There is no request {request_id}.")
-    if not _may_see(tech, found):
+    if not found.visible_to(tech):
         raise Forbidden("This request belongs to a group you are not in.")
     return found
 
@@ -131,13 +118,13 @@ async def list_requests(ctx: Context, principal: Principal, *, source: str | Non
     after = common.parse_cursor(cursor)
     async with reading(ctx) as repos:
         found = await repos.requests.list_visible(tech, source=source, status=status, after=after, limit=limit)
-    return page(found, limit)
+    return page([request_view(r) for r in found], limit)
 
 
 async def get_request(ctx: Context, principal: Principal, request_id: int) -> dict[str, Any]:
     """One request the technician may see."""
     async with reading(ctx) as repos:
-        return await _visible_request(repos, principal.technician(), request_id)
+        return request_view(await _visible_request(repos, principal.technician(), request_id))
 
 
 async def update_request(ctx: Context, principal: Principal, request_id: int,
@@ -161,7 +148,7 @@ async def update_request(ctx: Context, principal: Principal, request_id: int,
             await uow.requests.update_request(request_id, {**values, "updated_at": uow.now})
         updated = await uow.requests.load_request(request_id)
     assert updated is not None
-    return updated
+    return request_view(updated)
 
 
 async def list_notes(ctx: Context, principal: Principal, request_id: int, limit: int,
@@ -171,7 +158,8 @@ async def list_notes(ctx: Context, principal: Principal, request_id: int, limit:
     after = common.parse_cursor(cursor)
     async with reading(ctx) as repos:
         await _visible_request(repos, principal.technician(), request_id)
-        return page(await repos.requests.list_notes(request_id, after, limit), limit)
+        found = await repos.requests.list_notes(request_id, after, limit)
+    return page([note_view(n) for n in found], limit)
 
 
 async def add_request_note(ctx: Context, principal: Principal, request_id: int, body: str) -> dict[str, Any]:
@@ -180,9 +168,9 @@ async def add_request_note(ctx: Context, principal: Principal, request_id: int, 
     rules.check_note(body)
     async with unit_of_work(ctx) as uow:
         found = await _visible_request(uow.repos, tech, request_id)
-        note = await uow.requests.insert_note(request_id, Author.of(tech), body, uow.now)
-        if found["chat_id"] is not None:
-            chat = await common.load_chat(uow.repos, found["chat_id"])
+        note = note_view(await uow.requests.insert_note(request_id, Author.of(tech), body, uow.now))
+        if found.chat_id is not None:
+            chat = await common.load_chat(uow.repos, found.chat_id)
             uow.emit(NoteFrame(chat_id=chat.id, data=note), Recipients(technicians=chat.participant_ids))
     return note
 

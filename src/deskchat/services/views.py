@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from deskchat.domain.chat import Chat
-from deskchat.domain.people import Technician
+from deskchat.domain.chat import Chat, Message
+from deskchat.domain.people import Author, Group, Technician
+from deskchat.domain.request import Note, Request
+from deskchat.domain.settings import DeskSettings
 
 
 def chat_view(chat: Chat) -> dict[str, Any]:
@@ -29,10 +31,48 @@ def technician_view(tech: Technician, *, online: bool, active_chats: int = 0) ->
     }
 
 
-def group_view(row: Any, online_technicians: int) -> dict[str, Any]:
+def group_view(group: Group, online_technicians: int) -> dict[str, Any]:
     """A group as API.md shows it."""
-    return {"id": row.id, "name": row.name, "description": row.description,
+    return {"id": group.id, "name": group.name, "description": group.description,
             "online_technicians": online_technicians}
+
+
+def author_view(author: Author) -> dict[str, Any]:
+    """Who wrote a message or note."""
+    return {"kind": author.kind, "id": author.id, "name": author.name}
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    """A timeline message as API.md shows it."""
+    return {
+        "id": message.id, "chat_id": message.chat_id, "seq": message.seq, "kind": message.kind,
+        "event": message.event, "author": author_view(message.author), "body": message.body,
+        "client_msg_id": message.client_msg_id, "created_at": message.created_at.isoformat(),
+    }
+
+
+def request_view(request: Request) -> dict[str, Any]:
+    """An incident request as API.md shows it."""
+    requester = request.requester
+    return {
+        "id": request.id, "subject": request.subject, "description": request.description,
+        "status": request.status.value, "source": request.source.value,
+        "requester": {"id": requester.id, "name": requester.name, "email": requester.email},
+        "group_id": request.group_id, "technician_id": request.technician_id, "chat_id": request.chat_id,
+        "created_at": request.created_at.isoformat(), "updated_at": request.updated_at.isoformat(),
+    }
+
+
+def note_view(note: Note) -> dict[str, Any]:
+    """A note as API.md shows it."""
+    return {"id": note.id, "request_id": note.request_id, "author": author_view(note.author), "body": note.body,
+            "created_at": note.created_at.isoformat()}
+
+
+def settings_view(settings: DeskSettings) -> dict[str, Any]:
+    """The admin settings as API.md shows them."""
+    return {"missed_chat_conversion": settings.missed_chat_conversion,
+            "missed_chat_timeout_seconds": settings.missed_chat_timeout_seconds}
 
 
 def page(items: list[dict[str, Any]], limit: int, key: str = "id") -> dict[str, Any]:

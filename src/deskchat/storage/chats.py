@@ -9,7 +9,7 @@ from sqlalchemy import Integer, and_, bindparam, exists, func, insert, or_, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from deskchat.domain.chat import Chat, ChatState
+from deskchat.domain.chat import Chat, ChatState, Message
 from deskchat.domain.people import Actor, Author, Requester, Technician
 from deskchat.storage.lists import any_of, value_for
 from deskchat.storage.tables import chat_participants as cp
@@ -56,18 +56,18 @@ def visible_to_requester(requester_id: int, state: str | None) -> Any:
 # -- timeline ------------------------------------------------------------------------
 
 
-def message_view(row: Any) -> dict[str, Any]:
-    """A stored message in the API's shape."""
-    return {
-        "id": row.id, "chat_id": row.chat_id, "seq": row.seq, "kind": row.kind, "event": row.event,
-        "author": {"kind": row.author_kind, "id": row.author_id, "name": row.author_name},
-        "body": row.body, "client_msg_id": row.client_msg_id, "created_at": row.created_at.isoformat(),
-    }
+def _message(row: Any) -> Message:
+    """A stored message (a row, or the values just inserted with their id)."""
+    return Message(id=row.id, chat_id=row.chat_id, seq=row.seq,
+                   author=Author(row.author_kind, row.author_id, row.author_name), body=row.body,
+                   created_at=row.created_at, event=row.event, client_msg_id=row.client_msg_id)
 
 
-class _Row:
-    def __init__(self, **kw: Any) -> None:
-        self.__dict__.update(kw)
+def _inserted(message_id: int, values: dict[str, Any]) -> Message:
+    return Message(id=message_id, chat_id=values["chat_id"], seq=values["seq"],
+                   author=Author(values["author_kind"], values["author_id"], values["author_name"]),
+                   body=values["body"], created_at=values["created_at"], event=values["event"],
+                   client_msg_id=values["client_msg_id"])
 
 
 class ChatRepository:
@@ -270,18 +270,18 @@ class ChatRepository:
 
     async def insert_message(self, *, chat_id: int, seq: int, author: Author, body: str,
                              now: datetime, event: str | None = None,
-                             client_msg_id: str | None = None) -> dict[str, Any]:
-        """Store one timeline message and return it in the API's shape."""
+                             client_msg_id: str | None = None) -> Message:
+        """Store one timeline message and return it."""
         values = {
             "chat_id": chat_id, "seq": seq, "kind": "system" if event else "text", "event": event,
             "author_kind": author.kind, "author_id": author.id, "author_name": author.name, "body": body,
             "client_msg_id": client_msg_id, "created_at": now,
         }
         result = await self._conn.execute(insert(messages).values(**values).returning(messages.c.id))
-        return message_view(_Row(id=int(result.scalar_one()), **values))
+        return _inserted(int(result.scalar_one()), values)
 
-    async def insert_messages(self, items: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-        """Store messages in one statement; returns them in the API's shape, in the given order."""
+    async def insert_messages(self, items: list[dict[str, Any]], now: datetime) -> list[Message]:
+        """Store messages in one statement; returns them in the given order."""
         if not items:
             return []
         values = [{"chat_id": i["chat_id"], "seq": i["seq"], "kind": "system" if i.get("event") else "text",
@@ -290,9 +290,9 @@ class ChatRepository:
                    "body": i["body"], "client_msg_id": i["client_msg_id"], "created_at": now} for i in items]
         statement = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
         result = await self._conn.execute(statement, values)
-        return [message_view(_Row(id=int(row_id), **v)) for row_id, v in zip(result.scalars(), values, strict=True)]
+        return [_inserted(int(row_id), v) for row_id, v in zip(result.scalars(), values, strict=True)]
 
-    async def find_by_client_msg_ids(self, keys: list[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any]]:
+    async def find_by_client_msg_ids(self, keys: list[tuple[int, str]]) -> dict[tuple[int, str], Message]:
         """Messages already sent under these (chat_id, client_msg_id) pairs."""
         if not keys:
             return {}
@@ -301,11 +301,10 @@ class ChatRepository:
         rows = await self._conn.execute(select(messages).where(any_of(messages.c.chat_id, chat_ids),
                                                          any_of(messages.c.client_msg_id, msg_ids)))
         wanted = set(keys)
-        return {(r.chat_id, r.client_msg_id): message_view(r) for r in rows if (r.chat_id, r.client_msg_id) in wanted}
+        return {(r.chat_id, r.client_msg_id): _message(r) for r in rows if (r.chat_id, r.client_msg_id) in wanted}
 
-    async def list_messages(self, chat_id: int, after_seq: int,
-                            limit: int) -> list[dict[str, Any]]:
+    async def list_messages(self, chat_id: int, after_seq: int, limit: int) -> list[Message]:
         """Timeline messages after a seq, in seq order."""
         rows = await self._conn.execute(select(messages).where(
             messages.c.chat_id == chat_id, messages.c.seq > after_seq).order_by(messages.c.seq).limit(limit))
-        return [message_view(r) for r in rows]
+        return [_message(r) for r in rows]

@@ -10,7 +10,7 @@ from sqlalchemy import and_, delete, exists, func, insert, or_, select, true, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from deskchat.domain.people import Requester, Role, Status, Technician
+from deskchat.domain.people import Group, Requester, Role, Status, StoredToken, Technician
 from deskchat.storage.errors import duplicates
 from deskchat.storage.tables import chat_participants as cp
 from deskchat.storage.tables import chats, group_members, groups, presence, requesters, technicians, tokens
@@ -134,14 +134,16 @@ class PeopleRepository:
             .group_by(cp.c.technician_id))
         return {int(t): int(n) for t, n in rows.tuples()}
 
-    async def list_groups(self, after: int | None, limit: int) -> list[Any]:
-        """Group rows, newest first, older than the group ``after`` when given."""
+    async def list_groups(self, after: int | None, limit: int) -> list[Group]:
+        """Groups, newest first, older than the group ``after`` when given."""
         query = select(groups).order_by(groups.c.id.desc()).limit(limit)
-        return list((await self._conn.execute(query.where(groups.c.id < after) if after is not None else query)).all())
+        rows = await self._conn.execute(query.where(groups.c.id < after) if after is not None else query)
+        return [Group(r.id, r.name, r.description) for r in rows]
 
-    async def load_group(self, group_id: int) -> Any:
-        """One group row, or None."""
-        return (await self._conn.execute(select(groups).where(groups.c.id == group_id))).first()
+    async def load_group(self, group_id: int) -> Group | None:
+        """One group, or None."""
+        row = (await self._conn.execute(select(groups).where(groups.c.id == group_id))).first()
+        return Group(row.id, row.name, row.description) if row else None
 
     async def insert_group(self, name: str, description: str, now: datetime) -> int:
         """Store a new group."""
@@ -205,15 +207,19 @@ class PeopleRepository:
         ).returning(tokens.c.id))
         return int(result.scalar_one())
 
-    async def lookup_token(self, *, token_hash: str | None = None, token_id: int | None = None) -> Any:
-        """The unrevoked token row (by hash or id) with its owner's requester fields, or None."""
+    async def lookup_token(self, *, token_hash: str | None = None, token_id: int | None = None) -> StoredToken | None:
+        """The unrevoked token (by hash or id) with its requester for a visitor token, or None."""
         query = (select(tokens.c.id, tokens.c.technician_id, tokens.c.requester_id, tokens.c.created_at,
                         tokens.c.last_used_at, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"))
                  .outerjoin(requesters, requesters.c.id == tokens.c.requester_id)
                  .where(tokens.c.revoked_at.is_(None)))
         query = query.where(tokens.c.token_hash == token_hash) if token_hash is not None else query.where(
             tokens.c.id == token_id)
-        return (await self._conn.execute(query)).first()
+        row = (await self._conn.execute(query)).first()
+        if row is None:
+            return None
+        requester = Requester(row.requester_id, row.r_name, row.r_email) if row.requester_id is not None else None
+        return StoredToken(row.id, row.created_at, row.last_used_at, row.technician_id, requester)
 
     async def touch_token(self, token_id: int, now: datetime) -> None:
         """Record that a token was used (for idle expiry)."""

@@ -8,29 +8,25 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from deskchat.domain.people import Author, Technician
+from deskchat.domain.people import Author, Requester, Technician
+from deskchat.domain.request import Note, Request, RequestSource, RequestStatus
 from deskchat.storage.tables import notes, requesters, requests
 
 _COLUMNS = (requests, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"))
 
 
-def request_view(row: Any) -> dict[str, Any]:
-    """A stored request in the API's shape."""
-    return {
-        "id": row.id, "subject": row.subject, "description": row.description, "status": row.status,
-        "source": row.source, "requester": {"id": row.requester_id, "name": row.r_name, "email": row.r_email},
-        "group_id": row.group_id, "technician_id": row.technician_id, "chat_id": row.chat_id,
-        "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
-    }
+def _request(row: Any) -> Request:
+    """A stored request with its requester."""
+    return Request(id=row.id, subject=row.subject, description=row.description, status=RequestStatus(row.status),
+                   source=RequestSource(row.source), requester=Requester(row.requester_id, row.r_name, row.r_email),
+                   group_id=row.group_id, technician_id=row.technician_id, chat_id=row.chat_id,
+                   created_at=row.created_at, updated_at=row.updated_at)
 
 
-def note_view(row: Any) -> dict[str, Any]:
-    """A stored note in the API's shape."""
-    return {
-        "id": row.id, "request_id": row.request_id,
-        "author": {"kind": row.author_kind, "id": row.author_id, "name": row.author_name},
-        "body": row.body, "created_at": row.created_at.isoformat(),
-    }
+def _note(row: Any) -> Note:
+    """A stored note (a row, or the values just inserted with their id)."""
+    return Note(id=row.id, request_id=row.request_id, author=Author(row.author_kind, row.author_id, row.author_name),
+                body=row.body, created_at=row.created_at)
 
 
 def _query() -> Any:
@@ -67,18 +63,18 @@ class RequestRepository:
         result = await self._conn.execute(statement, values)
         return [int(i) for i in result.scalars()]
 
-    async def load_request(self, request_id: int) -> dict[str, Any] | None:
+    async def load_request(self, request_id: int) -> Request | None:
         """One request in the API's shape, or None."""
         row = (await self._conn.execute(_query().where(requests.c.id == request_id))).first()
-        return request_view(row) if row else None
+        return _request(row) if row else None
 
-    async def list_requests(self, where: list[Any], limit: int) -> list[dict[str, Any]]:
+    async def list_requests(self, where: list[Any], limit: int) -> list[Request]:
         """Requests matching every condition, newest first."""
         rows = await self._conn.execute(_query().where(*where).order_by(requests.c.id.desc()).limit(limit))
-        return [request_view(r) for r in rows]
+        return [_request(r) for r in rows]
 
     async def list_visible(self, tech: Technician, *, source: str | None, status: str | None,
-                           after: int | None, limit: int) -> list[dict[str, Any]]:
+                           after: int | None, limit: int) -> list[Request]:
         """Requests of the technician's groups and assigned to them (admins: all), newest first, filtered."""
         where = [visible_condition(tech.id, sorted(tech.group_ids), tech.is_admin)]
         if source:
@@ -94,17 +90,16 @@ class RequestRepository:
         await self._conn.execute(update(requests).where(requests.c.id == request_id).values(**values))
 
     async def insert_note(self, request_id: int, author: Author, body: str,
-                          now: datetime) -> dict[str, Any]:
-        """Store a note on a request and return it in the API's shape."""
+                          now: datetime) -> Note:
+        """Store a note on a request and return it."""
         values = {"request_id": request_id, "author_kind": author.kind, "author_id": author.id,
                   "author_name": author.name, "body": body, "created_at": now}
         result = await self._conn.execute(insert(notes).values(**values).returning(notes.c.id))
-        row = type("NoteRow", (), {"id": int(result.scalar_one()), **values})
-        return note_view(row)
+        return Note(id=int(result.scalar_one()), request_id=request_id, author=author, body=body, created_at=now)
 
-    async def list_notes(self, request_id: int, after: int | None, limit: int) -> list[dict[str, Any]]:
+    async def list_notes(self, request_id: int, after: int | None, limit: int) -> list[Note]:
         """A request's notes, newest first, older than the note ``after`` when given."""
         where = [notes.c.id < after] if after is not None else []
         rows = await self._conn.execute(select(notes).where(notes.c.request_id == request_id, *where)
                                         .order_by(notes.c.id.desc()).limit(limit))
-        return [note_view(r) for r in rows]
+        return [_note(r) for r in rows]

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from deskchat.domain.settings import DeskSettings
 from deskchat.storage.tables import settings
 
 
@@ -16,11 +17,10 @@ class SettingsRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def load_settings(self) -> dict[str, Any]:
-        """The settings in the API's shape."""
+    async def load_settings(self) -> DeskSettings:
+        """The desk's settings."""
         row = (await self._conn.execute(select(settings).where(settings.c.id == 1))).one()
-        return {"missed_chat_conversion": bool(row.missed_chat_conversion),
-                "missed_chat_timeout_seconds": int(row.missed_chat_timeout_seconds)}
+        return DeskSettings(bool(row.missed_chat_conversion), int(row.missed_chat_timeout_seconds))
 
     async def save_settings(self, values: dict[str, Any]) -> None:
         """Change settings fields (none given: nothing to do; an UPDATE without SET is not SQL)."""
