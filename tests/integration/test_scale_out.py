@@ -24,8 +24,8 @@ import pytest
 from deskchat.config import Settings
 from deskchat.domain.people import Role
 from deskchat.services.presence import heartbeat_interval
-from deskchat.storage import people
 from deskchat.storage.db import Database, upgrade
+from deskchat.storage.people import PeopleRepository
 from tests.support.client import Api, Desk, Socket, unique
 from tests.support.redis_server import RedisServer
 from tests.support.server import Server, free_port, postgres_database, sqlite_url
@@ -332,21 +332,23 @@ async def test_default_presence_ttl_and_heartbeat_keep_the_60_second_promise(tmp
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     try:
         async with db.write() as conn:
-            tech = await people.insert_technician(conn, name="Pat", email="pat@example.com", password_hash="x",
+            people = PeopleRepository(conn)
+            tech = await people.insert_technician(name="Pat", email="pat@example.com", password_hash="x",
                                                   role=Role.TECHNICIAN, now=t0)
-            await people.update_technician(conn, tech, {"status": "online"})
-            await people.set_presence(conn, "proc-a", tech, 1, t0)
+            await people.update_technician(tech, {"status": "online"})
+            await people.set_presence("proc-a", tech, 1, t0)
             last_beat = t0 + timedelta(seconds=beat)
-            await people.heartbeat(conn, "proc-a", last_beat, [tech])
+            await people.heartbeat("proc-a", last_beat, [tech])
         async with db.read() as conn:
+            people = PeopleRepository(conn)
             # alive: a late heartbeat (two beats apart) never makes the technician flicker offline
-            assert await people.online_ids(conn, [tech], last_beat + timedelta(seconds=2 * beat), ttl) == {tech}
+            assert await people.online_ids([tech], last_beat + timedelta(seconds=2 * beat), ttl) == {tech}
             # the process died right after its last beat
-            assert await people.online_ids(conn, [tech], last_beat + timedelta(seconds=ttl - 0.5), ttl) == {tech}
-            assert await people.online_ids(conn, [tech], last_beat + timedelta(seconds=ttl + 0.5), ttl) == set()
-            assert await people.online_ids(conn, [tech], last_beat + timedelta(seconds=60), ttl) == set()
+            assert await people.online_ids([tech], last_beat + timedelta(seconds=ttl - 0.5), ttl) == {tech}
+            assert await people.online_ids([tech], last_beat + timedelta(seconds=ttl + 0.5), ttl) == set()
+            assert await people.online_ids([tech], last_beat + timedelta(seconds=60), ttl) == set()
         async with db.write() as conn:
-            expired = await people.expire_presence(conn, last_beat + timedelta(seconds=ttl + beat), ttl)
+            expired = await PeopleRepository(conn).expire_presence(last_beat + timedelta(seconds=ttl + beat), ttl)
         assert expired == [tech]
     finally:
         await db.dispose()
