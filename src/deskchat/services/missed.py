@@ -15,11 +15,6 @@ log = structlog.get_logger()
 BATCH = 500
 
 
-async def expire_waiting(ctx: Context, chat_id: int) -> bool:
-    """Convert one due chat; False if another process (or a pickup) got there first."""
-    return await expire_due(ctx, [chat_id]) == 1
-
-
 async def expire_due(ctx: Context, chat_ids: list[int]) -> int:
     """Convert due chats in one transaction, each exactly once; returns how many this call converted."""
     async with unit_of_work(ctx) as uow:
