@@ -45,8 +45,8 @@ class RecordingBroker:
     async def start(self, handler: Handler, on_reconnect: Reconnected | None = None) -> None:
         pass
 
-    async def publish(self, event: Event) -> None:
-        self.published.append(json.loads(json.dumps(event)))
+    async def publish(self, event: Event | str) -> None:
+        self.published.append(json.loads(event if isinstance(event, str) else json.dumps(event)))
 
     async def stop(self) -> None:
         pass

@@ -98,6 +98,7 @@ def test_a_frame_is_the_wire_json_of_the_protocol(frame: events.BaseFrame, wire:
 def test_a_frame_round_trips_through_json(frame: events.AnyFrame, wire: dict[str, Any]) -> None:
     delivery = Delivery(frame=frame, to=TO)
     assert through_json(delivery) == delivery
+    assert events.decode(json.loads(events.encode_text(delivery))) == delivery  # what units of work publish
     assert events.FRAMES.validate_json(frame.text()) == frame
 
 
@@ -105,6 +106,7 @@ def test_a_frame_round_trips_through_json(frame: events.AnyFrame, wire: dict[str
 def test_a_control_event_round_trips_through_json(control: events.AnyControl, wire: dict[str, Any]) -> None:
     assert events.encode(control) == wire
     assert through_json(control) == control
+    assert json.loads(events.encode_text(control)) == wire
 
 
 @pytest.mark.parametrize(("frame", "wire"), FRAMES, ids=lambda v: getattr(v, "type", ""))

@@ -27,8 +27,8 @@ class Broker(Protocol):
     async def start(self, handler: Handler, on_reconnect: Reconnected | None = None) -> None:
         """Begin delivering published events to ``handler``; ``on_reconnect`` after an outage."""
 
-    async def publish(self, event: Event) -> None:
-        """Send an event to every process (this one included)."""
+    async def publish(self, event: Event | str) -> None:
+        """Send an event (or its JSON text, already encoded) to every process (this one included)."""
 
     async def stop(self) -> None:
         """Stop delivering and release resources."""
@@ -53,9 +53,9 @@ class MemoryBroker:
             except Exception:  # one bad delivery must not stop the others
                 log.exception("event_delivery_failed")
 
-    async def publish(self, event: Event) -> None:
+    async def publish(self, event: Event | str) -> None:
         """Queue an event for this process's hub, encoded as RedisBroker encodes it."""
-        self._queue.put_nowait(json.dumps(event, separators=(",", ":")))
+        self._queue.put_nowait(event if isinstance(event, str) else json.dumps(event, separators=(",", ":")))
 
     async def stop(self) -> None:
         """Stop the delivery task."""

@@ -256,6 +256,11 @@ def encode(envelope: Envelope) -> Wire:
     return envelope.model_dump(mode="json")
 
 
+def encode_text(envelope: Envelope) -> str:
+    """An envelope as the JSON text the broker carries (one step: pydantic writes the JSON itself)."""
+    return envelope.model_dump_json()
+
+
 def decode(wire: Wire) -> Envelope:
     """The envelope the broker delivered; pydantic's ValidationError if it is no event of ours."""
     if isinstance(wire, dict) and "control" in wire:

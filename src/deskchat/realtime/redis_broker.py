@@ -119,10 +119,10 @@ class RedisBroker:
         except Exception:  # one bad event must not stop delivery
             log.exception("event_delivery_failed")
 
-    async def publish(self, event: Event) -> None:
-        """Queue an event for every process (in order); never waits for Redis."""
+    async def publish(self, event: Event | str) -> None:
+        """Queue an event (or its JSON text) for every process (in order); never waits for Redis."""
         try:
-            self._outbox.put_nowait(json.dumps(event, separators=(",", ":")))
+            self._outbox.put_nowait(event if isinstance(event, str) else json.dumps(event, separators=(",", ":")))
         except asyncio.QueueFull:  # Redis cannot keep up or is hung: the hubs will catch up instead
             self._drop(1)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from deskchat.config import Settings
 from deskchat.ratelimit import RateLimiter
 from deskchat.realtime.broker import Broker
-from deskchat.realtime.events import AnyControl, AnyFrame, Delivery, Envelope, Recipients, encode
+from deskchat.realtime.events import AnyControl, AnyFrame, Delivery, Envelope, Recipients, encode_text
 from deskchat.storage.canned import CannedRepository
 from deskchat.storage.chats import ChatRepository
 from deskchat.storage.db import Database
@@ -123,7 +123,7 @@ async def unit_of_work(ctx: Context) -> AsyncIterator[UnitOfWork]:
         uow = UnitOfWork(repos, ctx.clock())
         yield uow
     for event in uow.events:
-        await ctx.broker.publish(encode(event))
+        await ctx.broker.publish(encode_text(event))
 
 
 @contextlib.asynccontextmanager
