@@ -19,7 +19,7 @@ from deskchat import __version__
 from deskchat.api import errors, ws
 from deskchat.api.body import StrictJSONBody
 from deskchat.api.middleware import BodyLimit, HeadersAndMetrics
-from deskchat.api.routes import admin, auth, canned, chats, ops, requests, web
+from deskchat.api.routes import admin, auth, canned, chats, ops, requesters, requests, web
 from deskchat.config import Settings, load_settings
 from deskchat.domain.people import Technician
 from deskchat.logging import configure
@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                      "the WebSocket protocol is described in docs/api.md.")
     app.state.settings = settings
     errors.install(app)
-    for module in (auth, chats, requests, canned, admin, ops, web):
+    for module in (auth, chats, requests, requesters, canned, admin, ops, web):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

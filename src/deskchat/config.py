@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # operations
     redis_prefix: str = Field(default="deskchat", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     metrics_token: str | None = None
+    # known requesters
+    identity_secret: str | None = Field(default=None, min_length=32)  # HS256 key the company portal signs with
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

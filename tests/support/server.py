@@ -20,6 +20,7 @@ PG_ADMIN_URL = os.environ.get("DESKCHAT_TEST_PG", "postgresql+asyncpg://postgres
 REDIS_URL = os.environ.get("DESKCHAT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-pass-123"
+IDENTITY_SECRET = "portal-signing-key-for-tests-0123456789"  # DESKCHAT_IDENTITY_SECRET of test servers
 
 
 def free_port() -> int:
@@ -71,6 +72,7 @@ class Server:
             "DESKCHAT_ADMIN_PASSWORD": ADMIN_PASSWORD, "DESKCHAT_RATE_LIMIT_ENABLED": "false",
             "DESKCHAT_LOG_LEVEL": "warning", "DESKCHAT_SWEEP_INTERVAL_SECONDS": "0.5",
             "DESKCHAT_OFFLINE_GRACE_SECONDS": "0", "DESKCHAT_DB_POOL_SIZE": "4", "DESKCHAT_DB_MAX_OVERFLOW": "6",
+            "DESKCHAT_IDENTITY_SECRET": IDENTITY_SECRET,
             **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None

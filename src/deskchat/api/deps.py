@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from deskchat.domain.errors import Forbidden
+from deskchat.domain.errors import Forbidden, Unauthorized
+from deskchat.domain.people import Requester
 from deskchat.services import auth
 from deskchat.services.auth import Principal
 from deskchat.services.context import Context
@@ -43,6 +45,18 @@ async def get_principal(request: Request, ctx: Annotated[Context, Depends(get_ct
             if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
                 raise Forbidden("The X-CSRF-Token header is missing or wrong.")
     return await auth.authenticate(ctx, token)
+
+
+async def verified_caller(request: Request, ctx: Context) -> tuple[Requester, str] | None:
+    """The verified requester of the request's bearer token, with the token; None for anyone else."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    with contextlib.suppress(Unauthorized):  # starting a chat is public: a stale token is no error
+        principal = await auth.authenticate(ctx, token)
+        if isinstance(principal.actor, Requester) and principal.actor.verified:
+            return principal.actor, token
+    return None
 
 
 Ctx = Annotated[Context, Depends(get_ctx)]

@@ -76,10 +76,14 @@ class LoginIn(In):
 
 class StartChatIn(In):
     group_id: Id
-    name: Name
-    email: Email
+    name: Name | None = None  # required unless the caller is a verified requester (bearer token)
+    email: Email | None = None
     message: Body
     client_msg_id: ClientMsgId | None = None
+
+
+class RequesterSessionIn(In):
+    identity_token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
 
 class MessageIn(In):
@@ -190,6 +194,13 @@ class PersonOut(Out):
     email: str | None = None
 
 
+class RequesterOut(Out):
+    id: int
+    name: str
+    email: str
+    verified: bool
+
+
 class AuthorOut(Out):
     kind: Literal["requester", "technician", "system"]
     id: int | None
@@ -201,7 +212,7 @@ class ChatOut(Out):
     group_id: int
     subject: str
     state: Literal["waiting", "active", "ended", "missed"]
-    requester: PersonOut
+    requester: RequesterOut
     owner_id: int | None
     participant_ids: list[int]
     request_id: int | None
@@ -248,11 +259,20 @@ class RequestOut(Out):
     description: str
     status: Literal["open", "resolved", "closed"]
     source: Literal["live_chat", "missed_chat"]
-    requester: PersonOut
+    requester: RequesterOut
     group_id: int | None
     technician_id: int | None
     chat_id: int | None
     created_at: str
+
+
+class RequesterHistoryOut(Out):
+    id: int
+    name: str
+    email: str
+    verified: bool
+    chats: list[ChatOut]
+    requests: list[RequestOut]
 
 
 class NoteOut(Out):
@@ -282,6 +302,11 @@ class SettingsOut(Out):
 class StartChatOut(Out):
     chat: ChatOut
     visitor_token: str
+
+
+class RequesterSessionOut(Out):
+    visitor_token: str
+    requester: RequesterOut
 
 
 class LoginOut(Out):

@@ -20,11 +20,12 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Requester:
-    """An end user; one is made per visitor token."""
+    """An end user: anonymous (one per chat, known by its visitor token), or verified (one per email)."""
 
     id: int
     name: str
     email: str
+    verified: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from deskchat.domain.errors import Forbidden, Overloaded, RateLimited, Unauthori
 from deskchat.domain.people import Actor, Requester, Role, StoredToken, Technician
 from deskchat.realtime.events import CloseToken
 from deskchat.services.context import Context, reading, unit_of_work
-from deskchat.services.views import technician_view
+from deskchat.services.views import requester_view, technician_view
 from deskchat.storage.repositories import Repositories
 
 log = structlog.get_logger()
@@ -207,7 +207,7 @@ async def _principal(ctx: Context, *, token_hash: str | None = None, token_id: i
         if row.technician_id is None:
             assert row.requester is not None
             since = now - timedelta(days=ctx.settings.visitor_token_days)
-            if not await repos.people.requester_chats_open_since(row.requester.id, since):
+            if not await repos.people.token_reaches(row, since):
                 raise Unauthorized("The chat of this visitor token ended too long ago.")
             return Principal(row.requester, row.id)
         _check_not_expired(ctx, row, now)
@@ -262,7 +262,7 @@ async def me(ctx: Context, principal: Principal) -> dict[str, Any]:
     """The caller as the API shows it."""
     actor = principal.actor
     if isinstance(actor, Requester):
-        return {"kind": "requester", "id": actor.id, "name": actor.name, "email": actor.email}
+        return {"kind": "requester", **requester_view(actor)}
     return {"kind": "technician", **await _technician_now(ctx, actor)}
 
 

@@ -32,10 +32,18 @@ async def _limit(ctx: Context, key: str, limit: int, window: int, what: str) -> 
         raise RateLimited(f"Too many {what}; try again in {retry} s.", retry_after=retry)
 
 
-async def start_chat(ctx: Context, *, group_id: int, name: str, email: str, message: str,
-                     client_msg_id: str | None, client_addr: str) -> dict[str, Any]:
-    """A requester opens a waiting chat; online technicians of the group are alerted."""
+async def start_chat(ctx: Context, *, group_id: int, name: str | None, email: str | None, message: str,
+                     client_msg_id: str | None, client_addr: str,
+                     signed_in: tuple[Requester, str] | None = None) -> dict[str, Any]:
+    """A requester opens a waiting chat; online technicians of the group are alerted.
+
+    ``signed_in``: a verified requester and their visitor token (the chat is theirs, the token stays the
+    same); anyone else gives a name and email and gets a new requester and token for this chat alone.
+    """
     check_body(message)
+    if signed_in is None and not (name and email):
+        raise ValidationFailed("Give your name and email.", errors={
+            k: "required" for k, v in (("name", name), ("email", email)) if not v})
     await _limit(ctx, f"chats:{client_addr}", ctx.settings.rate_limit_new_chats_per_minute, 60, "new chats")
     async with unit_of_work(ctx) as uow:
         if not await uow.people.existing_group_ids([group_id]):
@@ -43,8 +51,12 @@ async def start_chat(ctx: Context, *, group_id: int, name: str, email: str, mess
         config = await uow.settings.load_settings()
         wait = config.missed_after_seconds
         due = uow.now + timedelta(seconds=wait) if wait is not None else None
-        requester = await uow.people.insert_requester(name, email, uow.now)
-        token = await issue_visitor_token(ctx, uow.repos, requester, uow.now)
+        if signed_in is not None:
+            requester, token = signed_in
+        else:
+            assert name and email
+            requester = await uow.people.insert_requester(name, email, uow.now)
+            token = await issue_visitor_token(ctx, uow.repos, requester, uow.now)
         chat_id = await uow.chats.insert_chat(group_id=group_id, subject=subject_from(message),
                                           requester_id=requester.id, now=uow.now, missed_due_at=due)
         seq = await uow.chats.take_seq(chat_id, open_only=True)

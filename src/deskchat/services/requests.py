@@ -14,7 +14,7 @@ from deskchat.domain.errors import (
     RequestAlreadyLinked,
     ValidationFailed,
 )
-from deskchat.domain.people import SYSTEM, Author, Technician
+from deskchat.domain.people import SYSTEM, Author, Requester, Technician
 from deskchat.domain.request import Request
 from deskchat.realtime.events import NoteFrame, Recipients
 from deskchat.services import common
@@ -110,21 +110,41 @@ async def _visible_request(repos: Repositories, tech: Technician, request_id: in
 
 async def list_requests(ctx: Context, principal: Principal, *, source: str | None, status: str | None,
                         limit: int, cursor: str | None) -> dict[str, Any]:
-    """Requests of my groups and assigned to me (admins: all), newest first, filtered."""
-    tech = principal.technician()
+    """Requests of my groups and assigned to me (admins: all), newest first, filtered; a verified requester's own."""
     common.check_limit(limit)
     check_filter(source, rules.RequestSource, "source")
     check_filter(status, rules.RequestStatus, "status")
     after = common.parse_cursor(cursor)
+    if (requester := _verified(principal)) is not None:
+        async with reading(ctx) as repos:
+            own = await repos.requests.list_of_requester(requester.id, after, limit)
+        return page([request_view(r) for r in own if _matches(r, source, status)], limit)
+    tech = principal.technician()
     async with reading(ctx) as repos:
         found = await repos.requests.list_visible(tech, source=source, status=status, after=after, limit=limit)
     return page([request_view(r) for r in found], limit)
 
 
 async def get_request(ctx: Context, principal: Principal, request_id: int) -> dict[str, Any]:
-    """One request the technician may see."""
+    """One request the technician may see, or a verified requester's own (read only)."""
+    if (requester := _verified(principal)) is not None:
+        async with reading(ctx) as repos:
+            found = await repos.requests.load_request(request_id)
+        if found is None or found.requester.id != requester.id:
+            raise NotFound(f"There is no request {request_id}.")
+        return request_view(found)
     async with reading(ctx) as repos:
         return request_view(await _visible_request(repos, principal.technician(), request_id))
+
+
+def _verified(principal: Principal) -> Requester | None:
+    """The caller as a verified requester (who reads their own requests), or None."""
+    actor = principal.actor
+    return actor if isinstance(actor, Requester) and actor.verified else None
+
+
+def _matches(request: Request, source: str | None, status: str | None) -> bool:
+    return (source is None or request.source.value == source) and (status is None or request.status.value == status)
 
 
 async def update_request(ctx: Context, principal: Principal, request_id: int,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from deskchat.domain.chat import Chat, Message
-from deskchat.domain.people import Author, Group, Technician
+from deskchat.domain.people import Author, Group, Requester, Technician
 from deskchat.domain.request import Note, Request
 from deskchat.domain.settings import DeskSettings
 
@@ -14,12 +14,17 @@ def chat_view(chat: Chat) -> dict[str, Any]:
     """A chat as API.md shows it."""
     return {
         "id": chat.id, "group_id": chat.group_id, "subject": chat.subject, "state": chat.state.value,
-        "requester": {"id": chat.requester.id, "name": chat.requester.name, "email": chat.requester.email},
+        "requester": requester_view(chat.requester),
         "owner_id": chat.owner_id, "participant_ids": list(chat.participant_ids),
         "request_id": chat.request_id, "created_at": chat.created_at.isoformat(),
         "picked_up_at": chat.picked_up_at.isoformat() if chat.picked_up_at else None,
         "ended_at": chat.ended_at.isoformat() if chat.ended_at else None, "last_seq": chat.last_seq,
     }
+
+
+def requester_view(requester: Requester) -> dict[str, Any]:
+    """An end user as API.md shows them (``verified``: signed in, one per email)."""
+    return {"id": requester.id, "name": requester.name, "email": requester.email, "verified": requester.verified}
 
 
 def technician_view(tech: Technician, *, online: bool, active_chats: int = 0) -> dict[str, Any]:
@@ -57,7 +62,7 @@ def request_view(request: Request) -> dict[str, Any]:
     return {
         "id": request.id, "subject": request.subject, "description": request.description,
         "status": request.status.value, "source": request.source.value,
-        "requester": {"id": requester.id, "name": requester.name, "email": requester.email},
+        "requester": requester_view(requester),
         "group_id": request.group_id, "technician_id": request.technician_id, "chat_id": request.chat_id,
         "created_at": request.created_at.isoformat(), "updated_at": request.updated_at.isoformat(),
     }

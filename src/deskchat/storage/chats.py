@@ -15,7 +15,8 @@ from deskchat.storage.lists import any_of, value_for
 from deskchat.storage.tables import chat_participants as cp
 from deskchat.storage.tables import chats, messages, requesters
 
-_CHAT_COLUMNS = (chats, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"))
+_CHAT_COLUMNS = (chats, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"),
+                 requesters.c.verified.label("r_verified"))
 
 
 def _is_open() -> Any:
@@ -26,7 +27,7 @@ def _is_open() -> Any:
 def _chat_from(row: Any, parts: list[Any]) -> Chat:
     return Chat(
         id=row.id, group_id=row.group_id, subject=row.subject, state=ChatState(row.state),
-        requester=Requester(row.requester_id, row.r_name, row.r_email), created_at=row.created_at,
+        requester=Requester(row.requester_id, row.r_name, row.r_email, bool(row.r_verified)), created_at=row.created_at,
         owner_id=row.owner_id, request_id=row.request_id, picked_up_at=row.picked_up_at,
         ended_at=row.ended_at, last_seq=row.last_seq,
         participant_ids=[p.technician_id for p in parts if p.left_at is None],
@@ -117,6 +118,10 @@ class ChatRepository:
         if after is not None:
             where = where & (chats.c.id > after if oldest_first else chats.c.id < after)
         return await self.load_chats(where, chats.c.id.asc() if oldest_first else chats.c.id.desc(), limit)
+
+    async def list_of_requester(self, requester_id: int, limit: int) -> list[Chat]:
+        """A requester's chats, newest first."""
+        return await self.load_chats(chats.c.requester_id == requester_id, chats.c.id.desc(), limit)
 
     async def load_chats_by_id(self, chat_ids: list[int]) -> list[Chat]:
         """These chats (those that exist), in id order."""

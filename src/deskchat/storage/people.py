@@ -199,6 +199,36 @@ class PeopleRepository:
                                     .returning(requesters.c.id))
         return Requester(int(result.scalar_one()), name, email)
 
+    async def verified_requester(self, email: str) -> Requester | None:
+        """The verified requester of this email (compared case-insensitively), or None."""
+        row = (await self._conn.execute(select(requesters).where(
+            requesters.c.verified, func.lower(requesters.c.email) == email.lower()))).first()
+        return Requester(row.id, row.name, row.email, True) if row else None
+
+    async def insert_verified_requester(self, name: str, email: str, now: datetime) -> Requester:
+        """Store the verified requester of an email (Duplicate if a concurrent sign-in stored it first)."""
+        with duplicates():
+            result = await self._conn.execute(insert(requesters).values(
+                name=name, email=email, created_at=now, verified=True).returning(requesters.c.id))
+            return Requester(int(result.scalar_one()), name, email, True)
+
+    async def rename_requester(self, requester_id: int, name: str) -> None:
+        """A later sign-in may bring a new display name."""
+        await self._conn.execute(update(requesters).where(requesters.c.id == requester_id).values(name=name))
+
+    async def load_requester(self, requester_id: int) -> Requester | None:
+        """One requester, or None."""
+        row = (await self._conn.execute(select(requesters).where(requesters.c.id == requester_id))).first()
+        return Requester(row.id, row.name, row.email, bool(row.verified)) if row else None
+
+    async def token_reaches(self, token: StoredToken, since: datetime) -> bool:
+        """A visitor token works while it is younger than ``since`` or its requester has a chat that has not
+        ended, or ended after ``since``."""
+        if token.created_at > since:
+            return True
+        assert token.requester is not None
+        return await self.requester_chats_open_since(token.requester.id, since)
+
     async def insert_token(self, token_hash: str, now: datetime, *,
                            technician_id: int | None = None, requester_id: int | None = None) -> int:
         """Store a token's hash for a technician or a requester."""
@@ -210,7 +240,8 @@ class PeopleRepository:
     async def lookup_token(self, *, token_hash: str | None = None, token_id: int | None = None) -> StoredToken | None:
         """The unrevoked token (by hash or id) with its requester for a visitor token, or None."""
         query = (select(tokens.c.id, tokens.c.technician_id, tokens.c.requester_id, tokens.c.created_at,
-                        tokens.c.last_used_at, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"))
+                        tokens.c.last_used_at, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"),
+                        requesters.c.verified.label("r_verified"))
                  .outerjoin(requesters, requesters.c.id == tokens.c.requester_id)
                  .where(tokens.c.revoked_at.is_(None)))
         query = query.where(tokens.c.token_hash == token_hash) if token_hash is not None else query.where(
@@ -218,7 +249,8 @@ class PeopleRepository:
         row = (await self._conn.execute(query)).first()
         if row is None:
             return None
-        requester = Requester(row.requester_id, row.r_name, row.r_email) if row.requester_id is not None else None
+        requester = (Requester(row.requester_id, row.r_name, row.r_email, bool(row.r_verified))
+                     if row.requester_id is not None else None)
         return StoredToken(row.id, row.created_at, row.last_used_at, row.technician_id, requester)
 
     async def touch_token(self, token_id: int, now: datetime) -> None:

@@ -12,13 +12,15 @@ from deskchat.domain.people import Author, Requester, Technician
 from deskchat.domain.request import Note, Request, RequestSource, RequestStatus
 from deskchat.storage.tables import notes, requesters, requests
 
-_COLUMNS = (requests, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"))
+_COLUMNS = (requests, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"),
+            requesters.c.verified.label("r_verified"))
 
 
 def _request(row: Any) -> Request:
     """A stored request with its requester."""
     return Request(id=row.id, subject=row.subject, description=row.description, status=RequestStatus(row.status),
-                   source=RequestSource(row.source), requester=Requester(row.requester_id, row.r_name, row.r_email),
+                   source=RequestSource(row.source), requester=Requester(row.requester_id, row.r_name, row.r_email,
+                                                                      bool(row.r_verified)),
                    group_id=row.group_id, technician_id=row.technician_id, chat_id=row.chat_id,
                    created_at=row.created_at, updated_at=row.updated_at)
 
@@ -81,6 +83,13 @@ class RequestRepository:
             where.append(requests.c.source == source)
         if status:
             where.append(requests.c.status == status)
+        if after is not None:
+            where.append(requests.c.id < after)
+        return await self.list_requests(where, limit)
+
+    async def list_of_requester(self, requester_id: int, after: int | None, limit: int) -> list[Request]:
+        """A requester's requests, newest first, older than ``after`` when given."""
+        where = [requests.c.requester_id == requester_id]
         if after is not None:
             where.append(requests.c.id < after)
         return await self.list_requests(where, limit)

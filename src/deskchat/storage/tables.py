@@ -19,7 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.sql import true
+from sqlalchemy.sql import false, func, true
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(naming_convention={
@@ -86,7 +86,11 @@ requesters = Table(
     Column("name", String(200), nullable=False),
     Column("email", String(254), nullable=False),
     _created(),
+    # signed in (portal identity or SSO): one per email, reaching all their chats and requests
+    Column("verified", Boolean, nullable=False, server_default=false()),
 )
+Index("uq_requesters_verified_email", func.lower(requesters.c.email), unique=True,
+      sqlite_where=requesters.c.verified, postgresql_where=requesters.c.verified)
 
 tokens = Table(
     "tokens", metadata,

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 
-from deskchat.api.deps import Caller, Ctx
+from deskchat.api.deps import Caller, Ctx, verified_caller
 from deskchat.api.schemas import (
     ChatOut,
     Limit,
@@ -33,10 +33,13 @@ State = Literal["waiting", "active", "ended", "missed"]
 
 @router.post("", status_code=201, response_model=StartChatOut)
 async def start_chat(body: StartChatIn, request: Request, ctx: Ctx) -> dict[str, Any]:
-    """An end user starts a chat (no account); returns the visitor token once."""
+    """An end user starts a chat: anonymous (name and email; a new visitor token), or as the verified
+    requester of the bearer token (no name or email; the same token)."""
     client = request.client.host if request.client else "unknown"
-    return await chats.start_chat(ctx, group_id=body.group_id, name=body.name, email=str(body.email),
-                                  message=body.message, client_msg_id=body.client_msg_id, client_addr=client)
+    return await chats.start_chat(ctx, group_id=body.group_id, name=body.name,
+                                  email=str(body.email) if body.email else None, message=body.message,
+                                  client_msg_id=body.client_msg_id, client_addr=client,
+                                  signed_in=await verified_caller(request, ctx))
 
 
 @router.get("", response_model=Page[ChatOut])

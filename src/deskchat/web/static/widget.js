@@ -3,8 +3,12 @@
  * Adds a "Chat with us" launcher that opens the deskchat /chat page in an iframe.
  * Styles are set from script so the host page needs no CSS; the chat itself (and the
  * visitor token, in the deskchat origin's own storage) lives inside the iframe: this page never
- * holds the token. The only message between the two is "a technician wrote" (no content), from
- * the deskchat origin to this page's origin.
+ * holds the token. From the frame comes only "a technician wrote" (no content), posted to this
+ * page's origin; to the frame goes only the portal's identity token, if there is one:
+ *
+ * A portal that knows who its user is adds data-identity-token="<JWT signed with DESKCHAT_IDENTITY_SECRET>":
+ * the token is posted to the iframe (target: the deskchat origin exactly) once it has loaded, never put
+ * in its URL; the chat page exchanges it for the verified requester's visitor token.
  */
 (function () {
   "use strict";
@@ -19,6 +23,7 @@
     return;
   }
   var ACCENT = (script && script.getAttribute("data-color")) || "#2456c9";
+  var IDENTITY = (script && script.getAttribute("data-identity-token")) || "";
   var Z = 2147483000;
   var frame = null;
   var panel = null;
@@ -99,7 +104,9 @@
     // `host` tells the chat page whom to talk to; the server frames it only for an allowed host
     // (Content-Security-Policy frame-ancestors), so a wrong value just leaves the panel empty.
     var host = location.origin && location.origin !== "null" ? "&host=" + encodeURIComponent(location.origin) : "";
-    frame.src = origin + "/chat?embed=1" + host;
+    // `identity=1` only says a token will follow by postMessage; the token never goes in the URL.
+    frame.src = origin + "/chat?embed=1" + host + (IDENTITY && host ? "&identity=1" : "");
+    if (IDENTITY && host) frame.addEventListener("load", sendIdentity);
     frame.title = "Chat with IT support";
     frame.setAttribute("allow", "clipboard-write");
     css(frame, { border: "0", width: "100%", height: "100%", display: "block", background: "#ffffff" });
@@ -107,6 +114,16 @@
     panel.appendChild(close);
     panel.appendChild(frame);
     document.body.appendChild(panel);
+  }
+
+  // After every load of the frame (it asks only at its start). The explicit target origin means a
+  // frame that is not (or no longer) the deskchat page never receives the token.
+  function sendIdentity() {
+    try {
+      frame.contentWindow.postMessage({ type: "deskchat:identity", identity_token: IDENTITY }, origin);
+    } catch (e) {
+      /* the frame is gone: nothing to tell */
+    }
   }
 
   function place() {

@@ -1,6 +1,6 @@
 // End-user chat page (/chat, also inside the widget iframe with ?embed=1).
-import { createApi, fetchMessagesAfter } from "./lib/api.js";
-import { byId, createNotifier, el, formatDuration, randomId, replaceChildren, secondsSince } from "./lib/dom.js";
+import { createApi, fetchMessagesAfter, query } from "./lib/api.js";
+import { byId, createNotifier, el, formatDateTime, formatDuration, randomId, replaceChildren, secondsSince } from "./lib/dom.js";
 import { downloadText, renderMessage, transcriptText } from "./lib/messages.js";
 import { openStorage } from "./lib/storage.js";
 import { SeqTimeline } from "./lib/timeline.js";
@@ -8,6 +8,9 @@ import { LiveSocket } from "./lib/ws.js";
 
 const STORE_KEY = "deskchat.visitor";
 const PROFILE_KEY = "deskchat.profile";
+const REQUESTER_KEY = "deskchat.requester"; // a verified requester's token: {visitor_token}
+const IDENTITY_WAIT_MS = 10000;
+const STATE_LABELS = { waiting: "Waiting", active: "Active", ended: "Ended", missed: "Missed" };
 const TYPING_EVERY_MS = 2500;
 const TYPING_SHOWN_MS = 4000;
 const FINAL_STATES = new Set(["ended", "missed"]);
@@ -26,6 +29,8 @@ const state = {
   storage: null,
   keep: true, // false once the requester pressed End Chat: the record stays forgotten
   groups: [],
+  requester: null, // a verified requester: {token, id, name, email}; their token stays after End Chat
+  hostIdentity: false, // signed in by the host page's identity token (the host signs out, not us)
 };
 
 const api = createApi({ bearer: () => state.token });
@@ -37,6 +42,13 @@ const ui = {
   groupHint: byId("group-hint"),
   name: byId("name"),
   email: byId("email"),
+  identityFields: byId("identity-fields"),
+  signedIn: byId("signed-in"),
+  signedInName: byId("signed-in-name"),
+  signOut: byId("sign-out"),
+  myChats: byId("my-chats"),
+  myChatsList: byId("my-chats-list"),
+  myChatsButton: byId("my-chats-button"),
   question: byId("question"),
   chat: byId("chat-view"),
   waiting: byId("waiting"),
@@ -112,15 +124,167 @@ function hostOrigin() {
   return ancestors && ancestors.length && ancestors[0] !== host ? null : host;
 }
 
+// ---- verified requester ------------------------------------------------------
+
+// Inside the widget with `data-identity-token`: widget.js marks the frame's URL with `identity=1` (never
+// the token itself) and posts the token to this origin once the frame has loaded. Only a message from
+// the parent window and the validated host origin counts. Registered before the first await of boot,
+// so it is listening before the frame's load event; gives up after IDENTITY_WAIT_MS.
+function waitForIdentity() {
+  const host = hostOrigin();
+  if (!host || new URLSearchParams(location.search).get("identity") !== "1") return null;
+  return new Promise((resolve) => {
+    const done = (token) => {
+      clearTimeout(timer);
+      window.removeEventListener("message", onMessage);
+      resolve(token);
+    };
+    const onMessage = (event) => {
+      if (event.source !== window.parent || event.origin !== host) return;
+      const data = event.data;
+      if (!data || data.type !== "deskchat:identity" || typeof data.identity_token !== "string") return;
+      done(data.identity_token);
+    };
+    const timer = setTimeout(() => done(null), IDENTITY_WAIT_MS);
+    window.addEventListener("message", onMessage);
+  });
+}
+
+function adoptRequester(token, requester) {
+  state.requester = { token, id: requester.id, name: requester.name || "", email: requester.email || "" };
+  state.token = token;
+  writeJson(REQUESTER_KEY, { visitor_token: token });
+}
+
+function forgetRequester() {
+  const saved = readJson(REQUESTER_KEY);
+  const stored = loadStored();
+  // A chat record made with that token is the same verified requester's: it goes too.
+  if (saved && stored && stored.visitor_token === saved.visitor_token) forget();
+  forget(REQUESTER_KEY);
+  if (saved?.visitor_token) forget(PROFILE_KEY);
+  state.requester = null;
+  state.hostIdentity = false;
+}
+
+/** Who is here: the host's identity token exchanged now, else a verified token this origin kept. */
+async function establishRequester(identity) {
+  if (identity) {
+    const identityToken = await identity;
+    if (identityToken) {
+      try {
+        const session = await api.post("/requester-sessions", { identity_token: identityToken });
+        adoptRequester(session.visitor_token, session.requester || {});
+        state.hostIdentity = true;
+        return;
+      } catch (err) {
+        // Whoever was signed in on this device before is not necessarily who is here now.
+        forgetRequester();
+        state.token = null;
+        notify("We could not confirm who you are. Please enter your name and email.");
+        return;
+      }
+    }
+  }
+  const saved = readJson(REQUESTER_KEY)?.visitor_token;
+  if (!saved) return; // an unverified visitor: nothing to ask, exactly as before
+  state.token = saved;
+  try {
+    const me = await api.get("/me");
+    if (me?.kind === "requester" && me.verified === true) {
+      adoptRequester(saved, me);
+      return;
+    }
+    forgetRequester();
+  } catch (err) {
+    if (err.status === 401 || err.status === 403 || err.status === 404) forgetRequester();
+  }
+  state.token = null;
+}
+
+function signOut() {
+  closeChat();
+  forgetRequester();
+  forget(PROFILE_KEY);
+  state.token = null;
+  ui.name.value = "";
+  ui.email.value = "";
+  showStart().then(() => ui.group.focus());
+}
+
+// ---- My Chats (verified requesters) ----------------------------------------------
+
+async function loadMyChats() {
+  if (!state.requester) return;
+  let chats;
+  try {
+    const data = await api.get(`/chats${query({ limit: 50 })}`);
+    chats = data?.items || [];
+  } catch (err) {
+    notify(err.message);
+    return;
+  }
+  if (!state.requester || ui.start.hidden) return;
+  replaceChildren(
+    ui.myChatsList,
+    chats.length ? chats.map(myChatItem) : el("li", { className: "empty" }, "No chats yet."),
+  );
+}
+
+function myChatItem(chat) {
+  const button = el(
+    "button",
+    { type: "button", className: "my-chat" },
+    el("span", { className: "my-chat__subject" }, chat.subject || `Chat ${chat.id}`),
+    el(
+      "span",
+      { className: "my-chat__meta" },
+      el("span", { className: `pill pill--${chat.state}` }, STATE_LABELS[chat.state] || chat.state),
+      el("time", { dateTime: chat.created_at, className: "muted small" }, formatDateTime(chat.created_at)),
+    ),
+  );
+  button.addEventListener("click", () => openMyChat(chat.id));
+  return el("li", {}, button);
+}
+
+async function openMyChat(chatId) {
+  try {
+    const chat = await api.get(`/chats/${chatId}`);
+    notify("");
+    enterChat(chat, { remember: !FINAL_STATES.has(chat.state) });
+  } catch (err) {
+    notify(err.message);
+  }
+}
+
+/** Back to the start form and My Chats; the chat goes on (or stays ended) on the server. */
+function showMyChats() {
+  closeChat();
+  forget();
+  showStart().then(() => byId("my-chats-title").focus());
+}
+
 // ---- start form ------------------------------------------------------------
 
 async function showStart() {
   ui.chat.hidden = true;
   ui.start.hidden = false;
   ui.headerStatus.textContent = "Live chat with our technicians";
-  const profile = readJson(PROFILE_KEY) || {};
-  if (profile.name && !ui.name.value) ui.name.value = profile.name;
-  if (profile.email && !ui.email.value) ui.email.value = profile.email;
+  const verified = Boolean(state.requester);
+  ui.identityFields.hidden = verified;
+  ui.signedIn.hidden = !verified;
+  ui.signOut.hidden = !verified || state.hostIdentity;
+  ui.myChats.hidden = !verified;
+  if (verified) {
+    state.token = state.requester.token;
+    ui.signedInName.textContent = `Signed in as ${state.requester.name || state.requester.email}`;
+    loadMyChats();
+  } else {
+    replaceChildren(ui.myChatsList);
+    const profile = readJson(PROFILE_KEY) || {};
+    if (profile.name && !ui.name.value) ui.name.value = profile.name;
+    if (profile.email && !ui.email.value) ui.email.value = profile.email;
+  }
   await loadGroups();
   clearInterval(state.groupsTimer);
   state.groupsTimer = setInterval(loadGroups, 30000);
@@ -156,8 +320,10 @@ function groupHint() {
 
 function firstInvalidField() {
   if (!ui.group.value) return [ui.group, "Please choose a group."];
-  if (!ui.name.value.trim()) return [ui.name, "Please enter your name."];
-  if (!ui.email.value.trim() || !ui.email.checkValidity()) return [ui.email, "Please enter a valid email address."];
+  if (!state.requester) {
+    if (!ui.name.value.trim()) return [ui.name, "Please enter your name."];
+    if (!ui.email.value.trim() || !ui.email.checkValidity()) return [ui.email, "Please enter a valid email address."];
+  }
   if (!ui.question.value.trim()) return [ui.question, "Please describe your question."];
   return null;
 }
@@ -172,15 +338,20 @@ async function startChat(event) {
   }
   ui.startButton.disabled = true;
   try {
-    const payload = {
-      group_id: Number(ui.group.value),
-      name: ui.name.value.trim(),
-      email: ui.email.value.trim(),
-      message: ui.question.value.trim(),
-      client_msg_id: randomId(),
-    };
+    // A verified requester's bearer says who they are: no name or email.
+    const verified = Boolean(state.requester);
+    const payload = verified
+      ? { group_id: Number(ui.group.value), message: ui.question.value.trim(), client_msg_id: randomId() }
+      : {
+          group_id: Number(ui.group.value),
+          name: ui.name.value.trim(),
+          email: ui.email.value.trim(),
+          message: ui.question.value.trim(),
+          client_msg_id: randomId(),
+        };
+    if (verified) state.token = state.requester.token;
     const result = await api.post("/chats", payload);
-    writeJson(PROFILE_KEY, { name: payload.name, email: payload.email });
+    if (!verified) writeJson(PROFILE_KEY, { name: payload.name, email: payload.email });
     state.token = result.visitor_token;
     ui.question.value = "";
     notify("");
@@ -203,18 +374,23 @@ function fieldErrors(err) {
 
 // ---- conversation ------------------------------------------------------------
 
-function enterChat(chat) {
+function enterChat(chat, { remember = true } = {}) {
   clearInterval(state.groupsTimer);
   state.chat = chat;
   state.messages = [];
-  state.keep = true;
+  state.keep = remember; // a finished chat opened from My Chats is only looked at
   replaceChildren(ui.timeline);
   ui.start.hidden = true;
   ui.chat.hidden = false;
-  state.timeline = new SeqTimeline({
+  ui.myChatsButton.hidden = !state.requester;
+  const timeline = new SeqTimeline({
     fetchAfter: (seq) => fetchMessagesAfter(api, chat.id, seq),
-    onMessage: showMessage,
+    // A fill still running for a chat that was closed (My Chats) must not reach this view.
+    onMessage: (message, options) => {
+      if (state.timeline === timeline) showMessage(message, options);
+    },
   });
+  state.timeline = timeline;
   store();
   applyChat(chat);
   state.timeline.fill();
@@ -308,12 +484,13 @@ async function finish() {
   clearTyping();
   ui.composer.hidden = true;
   ui.endChat.hidden = true;
-  // Catch the closing system messages, then let the socket go.
+  // Catch the closing system messages, then let the socket go (this chat's, even if another opened since).
+  const { socket, timeline } = state;
   try {
-    await state.timeline.fill();
+    await timeline?.fill();
   } finally {
-    state.socket?.stop();
-    ui.banner.hidden = true;
+    socket?.stop();
+    if (state.socket === socket) ui.banner.hidden = true;
   }
 }
 
@@ -377,7 +554,7 @@ async function sendMessage(event) {
   autoGrow();
   try {
     const message = await api.post(`/chats/${state.chat.id}/messages`, { body, client_msg_id: randomId() });
-    state.timeline.accept(message);
+    state.timeline?.accept(message);
   } catch (err) {
     if (!ui.message.value) ui.message.value = body;
     notify(err.message);
@@ -396,9 +573,11 @@ async function refreshChat() {
 // A shared PC shows nothing of this chat after a reload: no token, no chat id, no name. Forgotten
 // at the click, so closing the page right away is enough; the page keeps what it shows (and the
 // token in memory, to fetch the closing messages) until it is left.
+// A verified requester stays signed in: only this chat's record goes (their token is kept).
 function leave() {
   state.keep = false;
-  forget(PROFILE_KEY);
+  if (state.requester) forget();
+  else forget(PROFILE_KEY);
 }
 
 async function endChat() {
@@ -424,17 +603,28 @@ function saveTranscript() {
   downloadText(`deskchat-chat-${state.chat.id}.txt`, transcriptText(state.chat, state.messages));
 }
 
-function newChat() {
+/** Leave the conversation view: no socket, no timers; the token is the verified requester's or none. */
+function closeChat() {
   state.socket?.stop();
   state.socket = null;
   state.chat = null;
-  state.token = null;
+  state.timeline = null;
+  state.messages = [];
+  state.token = state.requester?.token || null;
   state.names.clear();
-  forget();
+  clearTyping();
+  clearInterval(state.waitTimer);
+  replaceChildren(ui.timeline);
   ui.ended.hidden = true;
+  ui.waiting.hidden = true;
   ui.composer.hidden = false;
   ui.endChat.hidden = false;
   ui.banner.hidden = true;
+}
+
+function newChat() {
+  closeChat();
+  forget();
   showStart().then(() => ui.group.focus());
 }
 
@@ -453,14 +643,16 @@ function composerKeys(event) {
 // ---- boot -------------------------------------------------------------------------
 
 async function resume(stored) {
-  state.token = stored.visitor_token;
+  // A verified requester's current token reaches all their chats (a record kept from an earlier
+  // sign-in, or one made by someone else on this device, is checked by the server the same way).
+  state.token = state.requester?.token || stored.visitor_token;
   try {
     const chat = await api.get(`/chats/${stored.chat_id}`);
     enterChat(chat);
   } catch (err) {
     if (err.status === 401 || err.status === 403 || err.status === 404) {
       forget();
-      state.token = null;
+      state.token = state.requester?.token || null;
       await showStart();
     } else {
       notify(err.message);
@@ -482,7 +674,12 @@ async function boot() {
   ui.endChat.addEventListener("click", endChat);
   ui.save.addEventListener("click", saveTranscript);
   ui.newChat.addEventListener("click", newChat);
+  ui.myChatsButton.addEventListener("click", showMyChats);
+  ui.signOut.addEventListener("click", signOut);
   state.storage = openStorage();
+  const identity = waitForIdentity(); // listening before the first await
+  if (identity) ui.headerStatus.textContent = "Signing you in…";
+  await establishRequester(identity);
   const stored = loadStored();
   if (stored) resume(stored);
   else showStart();

@@ -206,6 +206,13 @@ function listItem(view) {
   return item;
 }
 
+/** Open any chat the technician may read (a requester's previous chat in the side panel). */
+async function openChat(chatId) {
+  const view = await ensureChat(chatId);
+  if (view) select(chatId);
+  else notify("This chat cannot be opened.");
+}
+
 function closeView(chatId) {
   state.chats.delete(chatId);
   if (state.selectedId === chatId) {
@@ -496,7 +503,7 @@ async function boot() {
   // Everything is wired before the first await, so nothing the technician does early is lost.
   alerts = new Alerts({ groupName, onPickUp: pickUp });
   alerts.setupPermissionButton();
-  details = new Details({ api, current, groupName, techName, notify });
+  details = new Details({ api, current, groupName, techName, notify, openChat });
   composer = new Composer({
     api,
     socket: () => state.socket,

@@ -1,12 +1,16 @@
-// The side panel: requester, chat facts, the linked request and its notes.
+// The side panel: requester (a verified one's previous chats and requests), chat facts, the linked
+// request and its notes.
 import { byId, el, formatDateTime, formatTime, linkify, replaceChildren } from "../lib/dom.js";
 
 const STATE_LABELS = { waiting: "Waiting", active: "Active", ended: "Ended", missed: "Missed" };
+const HISTORY_FRESH_MS = 30000; // a verified requester's history is asked again after this
 
 export class Details {
-  /** ctx: {api, current() -> view, groupName(id), techName(id), notify} */
+  /** ctx: {api, current() -> view, groupName(id), techName(id), notify, openChat(id)} */
   constructor(ctx) {
     this.ctx = ctx;
+    this.history = new Map(); // requester id -> {at, data: {chats, requests} | null, failed, loading}
+    this.historyShown = null; // what the history lists show now
     this.panel = byId("details");
     this.notes = byId("notes");
     this.noteForm = byId("note-form");
@@ -27,6 +31,8 @@ export class Details {
     const chat = view.chat;
     byId("requester-name").textContent = chat.requester?.name || "";
     byId("requester-email").textContent = chat.requester?.email || "";
+    byId("requester-verified").hidden = !chat.requester?.verified;
+    this.renderHistory(view);
     byId("fact-id").textContent = String(chat.id);
     byId("fact-group").textContent = this.ctx.groupName(chat.group_id);
     replaceChildren(byId("fact-state"), el("span", { className: `pill pill--${chat.state}` }, STATE_LABELS[chat.state] || chat.state));
@@ -38,6 +44,71 @@ export class Details {
     byId("fact-participants").textContent = names.join(", ") || "—";
     this.renderRequest(view);
     this.renderNotes(view);
+  }
+
+  /** Previous chats and Requests of a verified requester (GET /requesters/{id}); nothing for others. */
+  renderHistory(view) {
+    const box = byId("requester-history");
+    const requester = view.chat.requester;
+    box.hidden = !(requester?.verified && requester.id);
+    if (box.hidden) {
+      this.historyShown = null;
+      return;
+    }
+    let entry = this.history.get(requester.id);
+    if (!entry || (!entry.loading && Date.now() - entry.at > HISTORY_FRESH_MS)) entry = this.loadHistory(requester.id);
+    // render() runs on every chat frame: rebuild the lists only when there is something new (keeps focus).
+    const shown = `${view.chat.id}:${requester.id}:${entry.at}:${entry.loading}:${entry.failed}`;
+    if (shown === this.historyShown) return;
+    this.historyShown = shown;
+    const data = entry.data;
+    const placeholder = (text) => el("li", { className: "empty" }, text);
+    const waitText = entry.failed ? "Could not load." : "Loading…";
+    const chats = data ? data.chats.filter((c) => c.id !== view.chat.id) : null;
+    replaceChildren(
+      byId("history-chats"),
+      chats ? (chats.length ? chats.map((c) => this.historyChat(c)) : placeholder("No previous chats.")) : placeholder(waitText),
+    );
+    const requests = data ? data.requests : null;
+    replaceChildren(
+      byId("history-requests"),
+      requests ? (requests.length ? requests.map((r) => historyRequest(r)) : placeholder("No requests.")) : placeholder(waitText),
+    );
+  }
+
+  loadHistory(requesterId) {
+    const previous = this.history.get(requesterId);
+    const entry = { at: Date.now(), data: previous?.data || null, failed: false, loading: true };
+    this.history.set(requesterId, entry);
+    this.ctx.api
+      .get(`/requesters/${requesterId}`)
+      .then((found) => {
+        entry.data = { chats: found?.chats || [], requests: found?.requests || [] };
+      })
+      .catch((err) => {
+        // 404: nothing of theirs this technician may read (beyond the chat open here).
+        if (err.status === 404) entry.data = { chats: [], requests: [] };
+        else entry.failed = true;
+      })
+      .finally(() => {
+        entry.loading = false;
+        entry.at = Date.now();
+        const view = this.ctx.current();
+        if (view && view.chat.requester?.id === requesterId) this.renderHistory(view);
+      });
+    return entry;
+  }
+
+  historyChat(chat) {
+    const button = el(
+      "button",
+      { type: "button", className: "history__item" },
+      el("span", { className: "history__subject" }, chat.subject || `Chat ${chat.id}`),
+      el("span", { className: `pill pill--${chat.state}` }, STATE_LABELS[chat.state] || chat.state),
+      el("time", { className: "muted small", dateTime: chat.created_at }, formatDateTime(chat.created_at)),
+    );
+    button.addEventListener("click", () => this.ctx.openChat?.(chat.id));
+    return el("li", {}, button);
   }
 
   renderRequest(view) {
@@ -141,4 +212,19 @@ export class Details {
     if (!this.noteForm.hidden) this.noteField.focus();
     else section.focus();
   }
+}
+
+function historyRequest(request) {
+  return el(
+    "li",
+    {},
+    el(
+      "a",
+      { className: "history__item", href: `/requests#${request.id}` },
+      el("span", { className: "history__id" }, `#${request.id}`),
+      el("span", { className: `pill pill--${request.status}` }, request.status),
+      el("time", { className: "muted small", dateTime: request.created_at }, formatDateTime(request.created_at)),
+      el("span", { className: "history__subject" }, request.subject || ""),
+    ),
+  );
 }

@@ -1,4 +1,5 @@
-// Where the end-user page keeps its chat record (visitor token, chat id, last seq) between reloads.
+// Where the end-user page keeps its chat record (visitor token, chat id, last seq) between reloads,
+// and a verified requester's token (signed in by the portal's identity token; End Chat keeps it).
 //
 // Always in storage of the deskchat origin, never in the widget's host page (docs/architecture.md,
 // "Where the visitor token lives"):
@@ -10,7 +11,9 @@
 // 3. Otherwise memory only: the chat works until the page is reloaded.
 
 const COOKIE_PATH = "/chat";
-const COOKIE_MAX_AGE = 7 * 24 * 3600; // the visitor token's own life after its chat ended
+// The visitor token's own life after its chat ended; a verified requester's token the server no longer
+// accepts is dropped by the page (GET /me answers 401).
+const COOKIE_MAX_AGE = 7 * 24 * 3600;
 
 /** Open the best storage available: {kind, get(key), set(key, value), remove(key)}. */
 export function openStorage() {
