@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, TECH_PASSWORD, Server
+from tests.e2e.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, TECH_PASSWORD, HtmlPage, Server
 
 CHROMIUM = os.environ.get("DESKCHAT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -55,13 +55,13 @@ def _deskchat_cmd() -> list[str]:
     return [sys.executable, "-m", "deskchat"]
 
 
-class _HostPage(http.server.BaseHTTPRequestHandler):
+class _HostPage(HtmlPage):
     """A page of another origin that embeds the widget with one script tag."""
 
     deskchat_url = ""
 
-    def do_GET(self) -> None:
-        body = (
+    def page(self) -> str:
+        return (
             "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Example Corp intranet</title></head>"
             "<body style='font-family:system-ui,sans-serif;margin:0;background:#f6f7fb'>"
             "<header style='background:#0f3d3e;color:#fff;padding:18px 32px;font-size:20px;font-weight:700'>"
@@ -70,15 +70,7 @@ class _HostPage(http.server.BaseHTTPRequestHandler):
             "<p>Find policies, news and tools here. Need help with your laptop, VPN or printer? "
             "Use the chat button in the corner to reach the IT service desk.</p></main>"
             f"<script src='{self.deskchat_url}/widget.js'></script></body></html>"
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        )
 
 
 @pytest.fixture(scope="session")

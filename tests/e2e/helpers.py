@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import itertools
 import os
 import re
@@ -120,3 +121,22 @@ def request_id_in(locator: Locator) -> int:
 def api_ok(response: Any, status: int = 200) -> Any:
     assert response.status_code == status, (response.status_code, response.text)
     return response.json() if response.content else None
+
+
+class HtmlPage(http.server.BaseHTTPRequestHandler):
+    """A tiny web page of another origin (a host portal, a foreign site); subclasses say what ``page()`` is."""
+
+    def page(self) -> str:
+        """The HTML to serve for this request."""
+        raise NotImplementedError
+
+    def do_GET(self) -> None:
+        body = self.page().encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass

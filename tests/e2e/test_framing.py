@@ -13,29 +13,21 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
-from tests.e2e.helpers import Server, console_login, message, pick_up, send, start_chat, unique
+from tests.e2e.helpers import HtmlPage, Server, console_login, message, pick_up, send, start_chat, unique
 
 pytestmark = pytest.mark.e2e
 
 WIDGET_FRAME = "iframe[title='Chat with IT support']"
 
 
-class _ForeignPage(http.server.BaseHTTPRequestHandler):
+class _ForeignPage(HtmlPage):
     """A site not in DESKCHAT_ALLOWED_ORIGINS that frames /chat, once plainly, once claiming an allowed host."""
 
     frames: tuple[str, ...] = ()
 
-    def do_GET(self) -> None:
+    def page(self) -> str:
         iframes = "".join(f"<iframe title='chat {i}' src='{src}'></iframe>" for i, src in enumerate(self.frames))
-        body = f"<!doctype html><html lang='en'><title>Not allowed</title><body>{iframes}</body></html>".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        return f"<!doctype html><html lang='en'><title>Not allowed</title><body>{iframes}</body></html>"
 
 
 @pytest.fixture

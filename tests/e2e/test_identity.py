@@ -23,6 +23,7 @@ from tests.e2e.helpers import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     TECH_PASSWORD,
+    HtmlPage,
     Server,
     api_ok,
     console_login,
@@ -47,27 +48,19 @@ def identity_token(email: str, name: str, *, secret: str = SECRET, ttl: int = 60
     return str(jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(secret)))
 
 
-class _PortalPage(http.server.BaseHTTPRequestHandler):
+class _PortalPage(HtmlPage):
     """The portal (another origin) embeds the widget with the identity token of `?identity=`."""
 
     deskchat_url = ""
 
-    def do_GET(self) -> None:
+    def page(self) -> str:
         token = parse_qs(urlsplit(self.path).query).get("identity", [""])[0]
-        body = (
+        return (
             "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Example Corp portal</title></head>"
             "<body><h1>Example Corp portal</h1><p>You are signed in to the portal.</p>"
             f"<script src='{self.deskchat_url}/widget.js' data-identity-token='{html.escape(token, quote=True)}'>"
             "</script></body></html>"
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        )
 
 
 @pytest.fixture(scope="module")

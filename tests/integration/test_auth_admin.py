@@ -75,7 +75,7 @@ async def test_requester_me_and_logout(desk: Desk) -> None:
     chat, visitor = await desk.start_chat(group["id"], name="Robin Requester")
     me = await visitor.ok("GET", "/me")
     assert me == {"kind": "requester", "id": chat["requester"]["id"], "name": "Robin Requester",
-                  "email": "erin@example.com"}
+                  "email": "erin@example.com", "verified": False}  # API.md: requester objects carry verified
     await visitor.ok("POST", "/auth/logout", 204)
     assert_problem(await visitor.request("GET", f"/chats/{chat['id']}"), 401, "unauthorized")
 
