@@ -135,3 +135,7 @@ async def test_sign_ins_of_one_person_at_once_make_one_verified_requester(desk: 
         "identity_token": identity(email)}) for _ in range(6)))
     assert [r.status_code for r in results] == [201] * 6
     assert len({r.json()["requester"]["id"] for r in results}) == 1
+
+
+async def test_the_sign_in_providers_are_public(desk: Desk) -> None:
+    assert await desk.api().ok("GET", "/auth/providers") == {"password": True, "oidc": False}

@@ -258,6 +258,11 @@ async def ensure_first_admin(ctx: Context) -> bool:
     return True
 
 
+def providers(ctx: Context) -> dict[str, bool]:
+    """The ways to sign in: passwords (OpenID Connect single sign-on is not built yet, so never offered)."""
+    return {"password": True, "oidc": False}
+
+
 async def me(ctx: Context, principal: Principal) -> dict[str, Any]:
     """The caller as the API shows it."""
     actor = principal.actor

@@ -36,6 +36,12 @@ async def logout(caller: Caller, ctx: Ctx) -> Response:
     return response
 
 
+@router.get("/auth/providers")
+async def providers(ctx: Ctx) -> dict[str, bool]:
+    """Public: how people can sign in here (the sign-in pages show `Sign in with SSO` when ``oidc``)."""
+    return auth.providers(ctx)
+
+
 @router.get("/me")
 async def me(caller: Caller, ctx: Ctx) -> dict[str, Any]:
     """The caller: a technician, or a requester (``kind: requester``)."""
