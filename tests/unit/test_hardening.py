@@ -13,7 +13,7 @@ from deskchat.domain.chat import Message
 from deskchat.domain.errors import Overloaded
 from deskchat.domain.people import Author
 from deskchat.domain.request import format_transcript
-from deskchat.services.auth import PasswordGate
+from deskchat.services.gate import PasswordGate
 
 AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 REQUESTER = Author("requester", 1, "Erin")

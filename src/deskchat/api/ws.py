@@ -129,8 +129,8 @@ def _close_at_expiry(session: Session, ctx: Context) -> asyncio.TimerHandle | No
     if expires_at is None:
         return None
     seconds = max(0.0, (expires_at - ctx.clock()).total_seconds())
-    return asyncio.get_running_loop().call_later(seconds, _refuse, session.sock, Unauthorized(
-        "The session expired; log in again."))
+    return asyncio.get_running_loop().call_later(seconds, session.sock.cut_off, Unauthorized(
+        "The session expired; log in again."), "token expired")
 
 
 async def recheck_accounts(ctx: Context, hub: Hub) -> None:
@@ -139,15 +139,9 @@ async def recheck_accounts(ctx: Context, hub: Hub) -> None:
         try:
             fresh = await auth.refresh(ctx, Principal(sock.actor, sock.token_id))
         except Unauthorized as exc:
-            _refuse(sock, exc)
+            sock.cut_off(exc, "token no longer valid")
         else:
             sock.actor = fresh.actor
-
-
-def _refuse(sock: Socket, exc: DomainError) -> None:
-    """The token no longer works: say why and close with 1008, so the client does not retry with it."""
-    sock.enqueue(ErrorFrame.of(exc))
-    sock.close_soon(CLOSE_POLICY, "token no longer valid")
 
 
 class Session:
@@ -183,7 +177,7 @@ class Session:
         try:
             fresh = await auth.refresh(ctx, self.principal)
         except Unauthorized as exc:
-            _refuse(self.sock, exc)
+            self.sock.cut_off(exc, "token no longer valid")
             return None
         self.sock.actor, self._expires_at, self._verified_at = fresh.actor, fresh.expires_at, time.monotonic()
         return fresh

@@ -14,7 +14,6 @@ from deskchat.realtime.events import (
     CloseToken,
     Delivery,
     Envelope,
-    ErrorFrame,
     MessageFrame,
     Recipients,
     Resync,
@@ -176,22 +175,16 @@ class Hub:
     async def _control(self, control: AnyControl) -> None:
         if isinstance(control, CloseToken):
             for sock in list(self._by_token.get(control.token_id, ())):
-                _cut_off(sock, "You logged out.", "logged out")
+                sock.cut_off(Unauthorized("You logged out."), "logged out")
         elif isinstance(control, CloseTechnician):  # revoked: password, role or groups changed, or deactivated
             for sock in list(self._technicians.get(control.technician_id, ())):
                 if sock.token_id != control.except_token_id:
-                    _cut_off(sock, "Your account changed; sign in again.", "account changed")
+                    sock.cut_off(Unauthorized("Your account changed; sign in again."), "account changed")
         elif isinstance(control, TechnicianChanged):
             for sock in self._technicians.get(control.technician["id"], set()):
                 sock.actor = technician_from(control.technician)
         elif isinstance(control, Resync):  # some process failed to publish: re-read what our sockets missed
             await self.resync()
-
-
-def _cut_off(sock: Socket, detail: str, reason: str) -> None:
-    """Tell a socket its token no longer works and close it with 1008 (do not reconnect with it)."""
-    sock.enqueue(ErrorFrame.of(Unauthorized(detail)))
-    sock.close_soon(CLOSE_POLICY, reason)
 
 
 def technician_from(data: dict[str, Any]) -> Technician:

@@ -10,8 +10,9 @@ from typing import Protocol
 
 import structlog
 
+from deskchat.domain.errors import DomainError
 from deskchat.domain.people import Actor, Technician
-from deskchat.realtime.events import BaseFrame
+from deskchat.realtime.events import BaseFrame, ErrorFrame
 
 log = structlog.get_logger()
 CLOSE_TOO_SLOW = 1013
@@ -119,6 +120,11 @@ class Socket:
         self._move(SocketState.CLOSING)
         self._close_with = (code, reason)
         self.queue.put_nowait(None)
+
+    def cut_off(self, exc: DomainError, reason: str) -> None:
+        """The token no longer works: say why, then close with 1008 so the client does not retry with it."""
+        self.enqueue(ErrorFrame.of(exc))
+        self.close_soon(CLOSE_POLICY, reason)
 
     async def run_writer(self) -> None:
         """Send queued frames until CLOSING, then close the connection; the socket is CLOSED when this ends."""

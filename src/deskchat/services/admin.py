@@ -11,7 +11,7 @@ from deskchat.domain.people import Role, Status, Technician
 from deskchat.domain.settings import TIMEOUT_RANGE
 from deskchat.realtime.events import CloseTechnician, TechnicianChanged
 from deskchat.services import common
-from deskchat.services.auth import Principal, hash_password_gated
+from deskchat.services.auth import Principal, hash_password
 from deskchat.services.context import Context, reading, unit_of_work
 from deskchat.services.views import group_view, page, settings_view, technician_view
 from deskchat.storage.errors import Duplicate
@@ -74,7 +74,7 @@ async def create_technician(ctx: Context, principal: Principal | None, *, name: 
     """Admins add technicians (``principal`` None: the command line)."""
     if principal is not None:
         principal.admin()
-    password_hash = await hash_password_gated(ctx, password)
+    password_hash = await hash_password(ctx, password)
     async with unit_of_work(ctx) as uow:
         if await uow.people.email_taken(email):
             raise _email_taken()
@@ -97,7 +97,7 @@ async def update_technician(ctx: Context, principal: Principal, tech_id: int,
     admin = principal.admin()
     if changes.get("active") is False and tech_id == admin.id:
         raise ValidationFailed("You cannot deactivate your own account.", errors={"active": "your own account"})
-    password_hash = await hash_password_gated(ctx, changes["password"]) if changes.get("password") else None
+    password_hash = await hash_password(ctx, changes["password"]) if changes.get("password") else None
     async with unit_of_work(ctx) as uow:
         before = await common.load_target(uow.repos, tech_id)
         values: dict[str, Any] = {k: changes[k] for k in ("name", "role", "active") if k in changes}

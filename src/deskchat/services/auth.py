@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import secrets
 import weakref
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +15,7 @@ import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from deskchat.domain.errors import Forbidden, Overloaded, RateLimited, Unauthorized
+from deskchat.domain.errors import Forbidden, RateLimited, Unauthorized
 from deskchat.domain.people import Actor, Requester, Role, StoredToken, Technician
 from deskchat.realtime.events import CloseToken
 from deskchat.services.context import Context, reading, unit_of_work
@@ -68,15 +66,10 @@ def token_hash(ctx: Context, token: str) -> str:
     return hmac.new(ctx.settings.secret_key.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
-async def hash_password(password: str) -> str:
-    """An argon2 hash, computed off the event loop."""
-    return await asyncio.to_thread(_hasher.hash, password)
-
-
-async def hash_password_gated(ctx: Context, password: str) -> str:
-    """An argon2 hash, taking turns with password checks (memory is bounded)."""
-    async with _gate(ctx).turn():
-        return await hash_password(password)
+async def hash_password(ctx: Context, password: str) -> str:
+    """An argon2 hash, computed off the event loop, taking turns with password checks (memory is bounded)."""
+    async with ctx.password_gate.turn():
+        return await asyncio.to_thread(_hasher.hash, password)
 
 
 async def _verify(password_hash: str, password: str) -> bool:
@@ -84,39 +77,6 @@ async def _verify(password_hash: str, password: str) -> bool:
         return await asyncio.to_thread(_hasher.verify, password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-class PasswordGate:
-    """At most a few argon2 checks at once (each takes 64 MiB), and a short queue; beyond it, 503."""
-
-    def __init__(self, at_once: int, waiting: int) -> None:
-        self._turns = asyncio.Semaphore(at_once)
-        self._waiting_limit, self._waiting = waiting, 0
-
-    @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        """Wait for a turn to hash, or refuse at once when too many wait."""
-        if self._turns.locked() and self._waiting >= self._waiting_limit:
-            raise Overloaded("Too many sign-ins at once; try again in a moment.", retry_after=1)
-        self._waiting += 1
-        try:
-            await self._turns.acquire()
-        finally:
-            self._waiting -= 1
-        try:
-            yield
-        finally:
-            self._turns.release()
-
-
-_gates: dict[int, PasswordGate] = {}
-
-
-def _gate(ctx: Context) -> PasswordGate:
-    key = id(ctx)  # one gate per running application
-    if key not in _gates:
-        _gates[key] = PasswordGate(ctx.settings.password_checks_at_once, ctx.settings.password_checks_waiting)
-    return _gates[key]
 
 
 def _slowdown(failures: int, step: float) -> float:
@@ -141,7 +101,7 @@ async def _check_password(ctx: Context, email: str, password: str, keys: LoginKe
         await _refuse_guessers(ctx, keys)
     async with reading(ctx) as repos:
         found = await repos.people.password_hash_of(email)
-    async with _gate(ctx).turn():
+    async with ctx.password_gate.turn():
         ok = await _verify(found[1] if found else _DUMMY_HASH, password)
     if not (found and ok):
         if limited:
@@ -207,7 +167,8 @@ async def _principal(ctx: Context, *, token_hash: str | None = None, token_id: i
         if row.technician_id is None:
             assert row.requester is not None
             since = now - timedelta(days=ctx.settings.visitor_token_days)
-            if not await repos.people.token_reaches(row, since):
+            # a visitor token works while it is young, or its requester has a chat that has not long ended
+            if row.created_at <= since and not await repos.people.requester_chats_open_since(row.requester.id, since):
                 raise Unauthorized("The chat of this visitor token ended too long ago.")
             return Principal(row.requester, row.id)
         _check_not_expired(ctx, row, now)
@@ -248,7 +209,7 @@ async def ensure_first_admin(ctx: Context) -> bool:
     email, password = ctx.settings.admin_email, ctx.settings.admin_password
     if not (email and password):
         return False
-    password_hash = await hash_password(password)
+    password_hash = await hash_password(ctx, password)
     async with unit_of_work(ctx) as uow:
         if await uow.people.any_admin() or await uow.people.email_taken(email):
             return False

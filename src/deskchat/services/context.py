@@ -12,6 +12,7 @@ from deskchat.config import Settings
 from deskchat.ratelimit import RateLimiter
 from deskchat.realtime.broker import Broker
 from deskchat.realtime.events import AnyControl, AnyFrame, Delivery, Envelope, Recipients, encode_text
+from deskchat.services.gate import PasswordGate
 from deskchat.storage.canned import CannedRepository
 from deskchat.storage.chats import ChatRepository
 from deskchat.storage.db import Database
@@ -71,6 +72,11 @@ class Context:
     process_id: str
     clock: Callable[[], datetime] = utcnow
     writer: MessageWriter | None = None  # this process's group-commit message writer (built at start)
+    password_gate: PasswordGate = field(init=False)  # this process's turns for argon2
+
+    def __post_init__(self) -> None:
+        self.password_gate = PasswordGate(self.settings.password_checks_at_once,
+                                          self.settings.password_checks_waiting)
 
 
 @dataclass

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from deskchat.domain.errors import Unauthorized
 from deskchat.services.context import Context, Store, reading
 
 
@@ -39,3 +41,10 @@ async def installation_id(store: Store) -> str:
             found = await repos.settings.installation_id()
     assert found is not None
     return found
+
+
+def check_metrics_token(ctx: Context, sent: str | None) -> None:
+    """With DESKCHAT_METRICS_TOKEN set, /metrics answers only to that bearer token (else 401)."""
+    expected = ctx.settings.metrics_token
+    if expected and not hmac.compare_digest((sent or "").encode(), expected.encode()):
+        raise Unauthorized("Send the metrics token as a bearer token.")

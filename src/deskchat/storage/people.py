@@ -221,14 +221,6 @@ class PeopleRepository:
         row = (await self._conn.execute(select(requesters).where(requesters.c.id == requester_id))).first()
         return Requester(row.id, row.name, row.email, bool(row.verified)) if row else None
 
-    async def token_reaches(self, token: StoredToken, since: datetime) -> bool:
-        """A visitor token works while it is younger than ``since`` or its requester has a chat that has not
-        ended, or ended after ``since``."""
-        if token.created_at > since:
-            return True
-        assert token.requester is not None
-        return await self.requester_chats_open_since(token.requester.id, since)
-
     async def insert_token(self, token_hash: str, now: datetime, *,
                            technician_id: int | None = None, requester_id: int | None = None) -> int:
         """Store a token's hash for a technician or a requester."""

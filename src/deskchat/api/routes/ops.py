@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from deskchat.api.deps import Ctx, bearer_token
-from deskchat.domain.errors import Unauthorized
 from deskchat.services import ops
 
 router = APIRouter(tags=["operations"])
@@ -32,7 +29,5 @@ async def readyz(request: Request, ctx: Ctx) -> Response:
 @router.get("/metrics")
 async def metrics(request: Request, ctx: Ctx) -> Response:
     """Prometheus metrics; with DESKCHAT_METRICS_TOKEN set, only for ``Authorization: Bearer <that token>``."""
-    expected = ctx.settings.metrics_token
-    if expected and not hmac.compare_digest((bearer_token(request) or "").encode(), expected.encode()):
-        raise Unauthorized("Send the metrics token as a bearer token.")
+    ops.check_metrics_token(ctx, bearer_token(request))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
