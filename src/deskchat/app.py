@@ -14,9 +14,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from starlette.middleware.sessions import SessionMiddleware
 
 from deskchat import __version__
-from deskchat.api import errors, ws
+from deskchat.api import errors, oidc, ws
 from deskchat.api.body import StrictJSONBody
 from deskchat.api.middleware import BodyLimit, HeadersAndMetrics
 from deskchat.api.routes import admin, auth, canned, chats, ops, requesters, requests, web
@@ -28,7 +29,7 @@ from deskchat.realtime import events
 from deskchat.realtime.broker import Broker, make_broker
 from deskchat.realtime.hub import Hub
 from deskchat.services import chats as chat_service
-from deskchat.services import missed, presence
+from deskchat.services import missed, presence, sso
 from deskchat.services import ops as ops_service
 from deskchat.services.auth import ensure_first_admin
 from deskchat.services.context import Context, SqlStore
@@ -73,6 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     hub = Hub(lambda c, a, n: chat_service.fetch_after(ctx, c, a, n),
               lambda t, n: presence.socket_count_changed(ctx, t, n), settings.offline_grace_seconds)
     app.state.ctx, app.state.hub = ctx, hub
+    app.state.oidc = oidc.provider_client(ctx) if settings.oidc_enabled else None
     app.state.broker_ready = getattr(broker, "ready", _always_ready)
     await broker.start(lambda event: hub.handle(events.decode(event)), lambda: _after_broker_outage(ctx, hub))
     await _ensure_first_admin(ctx)
@@ -136,6 +138,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.allowed_origins:  # the widget's calls carry a bearer token, never cookies
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=False,
                            allow_methods=["*"], allow_headers=["Authorization", "Content-Type"])
+    if settings.oidc_enabled:  # authlib keeps a sign-in's marker in this signed cookie (itsdangerous)
+        app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie=oidc.SIGN_IN_COOKIE,
+                           max_age=sso.SIGN_IN_SECONDS, path=oidc.SIGN_IN_PATH, same_site="lax",
+                           https_only=settings.cookie_secure)
     app.add_middleware(StrictJSONBody)  # inside BodyLimit: the size limit applies first
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HeadersAndMetrics, hsts=settings.cookie_secure)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import structlog
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = structlog.get_logger()
@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     # known requesters
     identity_secret: str | None = Field(default=None, min_length=32)  # HS256 key the company portal signs with
+    # single sign-on (OpenID Connect): on when issuer and client id are set
+    public_url: str | None = None  # the server's external base URL, e.g. https://chat.example.com
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scopes: str = "openid email profile"
+    oidc_trust_email: bool = False  # the provider never sends email_verified, and its emails are verified
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -79,6 +86,29 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin: list each one as scheme://host[:port] "
                                  "('*' would let every site use the visitors' and technicians' sessions)")
         return value
+
+    @field_validator("public_url", "oidc_issuer")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError(f"{value!r} is not a base URL: write it as https://host[:port][/path]")
+        return value
+
+    @model_validator(mode="after")
+    def _sso_complete(self) -> Settings:
+        if (self.oidc_issuer or self.oidc_client_id) and not (self.oidc_issuer and self.oidc_client_id
+                                                                and self.public_url):
+            raise ValueError("single sign-on needs DESKCHAT_OIDC_ISSUER, DESKCHAT_OIDC_CLIENT_ID and "
+                             "DESKCHAT_PUBLIC_URL (the redirect URI is <public_url>/api/v1/auth/oidc/callback)")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """True when OpenID Connect single sign-on is configured."""
+        return bool(self.oidc_issuer and self.oidc_client_id and self.public_url)
 
     def resolved(self) -> Settings:
         """Fill the defaults that depend on the data dir: database file and secret key."""

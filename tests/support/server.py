@@ -51,10 +51,10 @@ def sqlite_url(directory: Path) -> str:
     return f"sqlite+aiosqlite:///{directory / 'deskchat.sqlite3'}"
 
 
-def sqlite_server(env: dict[str, str] | None = None) -> Server:
+def sqlite_server(env: dict[str, str] | None = None, port: int | None = None) -> Server:
     """A server (not started yet) on a new SQLite file of its own."""
     directory = Path(tempfile.mkdtemp(prefix="deskchat-sqlite-"))
-    return Server(sqlite_url(directory), data_dir=directory, env=env)
+    return Server(sqlite_url(directory), data_dir=directory, env=env, port=port)
 
 
 class Server:

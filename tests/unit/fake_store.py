@@ -26,6 +26,7 @@ from deskchat.storage.people import PeopleRepository
 from deskchat.storage.repositories import Repositories
 from deskchat.storage.requests import RequestRepository
 from deskchat.storage.settings import SettingsRepository
+from deskchat.storage.signins import SignInRepository
 from tests.unit.fake_tables import (
     OPEN,
     MessageRow,
@@ -252,7 +253,7 @@ class FakeStore:
     def repositories(self) -> Repositories:
         return Repositories(cast(ChatRepository, FakeChats(self)), cast(PeopleRepository, FakePeople(self)),
                             cast(RequestRepository, FakeRequests(self)), cast(CannedRepository, _NotFaked(self)),
-                            cast(SettingsRepository, _NotFaked(self)))
+                            cast(SettingsRepository, _NotFaked(self)), cast(SignInRepository, _NotFaked(self)))
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[Repositories]:

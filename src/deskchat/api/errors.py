@@ -1,19 +1,21 @@
-"""The one place that maps errors to HTTP: every error is application/problem+json."""
+"""The one place that maps errors to HTTP: application/problem+json (an HTML page in sign-in navigations)."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from deskchat.domain.errors import DomainError
 
 log = structlog.get_logger()
 PROBLEM = "application/problem+json"
+PAGE_PATHS = ("/api/v1/auth/oidc/",)  # browser navigations: errors there are HTML pages for people
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
 
@@ -38,15 +40,33 @@ def validation_errors(errors: Any) -> dict[str, str]:
     return found
 
 
-async def _domain(_: Request, exc: Exception) -> JSONResponse:
+def _page_for_browser(request: Request, problem: dict[str, Any]) -> Response | None:
+    """Single sign-on happens in browser navigations: there a failure is a page a person can read."""
+    if not request.url.path.startswith(PAGE_PATHS) or "text/html" not in request.headers.get("accept", ""):
+        return None
+    title, detail = html.escape(str(problem["title"])), html.escape(str(problem["detail"]))
+    body = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title} - deskchat</title>"
+            "<link rel='stylesheet' href='/static/css/base.css'></head><body class='error-page'><main>"
+            f"<h1>{title}</h1><p>{detail}</p><p><a href='/chat'>Chat with the service desk</a> · "
+            "<a href='/console'>Technician sign-in</a></p></main></body></html>")
+    return HTMLResponse(body, status_code=int(problem["status"]),
+                        headers={"Content-Security-Policy": "default-src 'none'; style-src 'self'"})
+
+
+async def _domain(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    return domain_problem(exc)
+    return _page_for_browser(request, exc.problem()) or domain_problem(exc)
 
 
-async def _validation(_: Request, exc: Exception) -> JSONResponse:
+async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return problem_response({"type": "validation_error", "title": "Validation error", "status": 422,
-                             "detail": "The request is invalid.", "errors": validation_errors(exc.errors())})
+    errors = validation_errors(exc.errors())
+    problem = {"type": "validation_error", "title": "Validation error", "status": 422,
+               "detail": "The request is invalid.", "errors": errors}
+    if page := _page_for_browser(request, {**problem, "detail": "The sign-in link is not valid: "
+                                           + "; ".join(f"{k}: {v}" for k, v in errors.items())}):
+        return page
+    return problem_response(problem)
 
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:

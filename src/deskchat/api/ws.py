@@ -11,7 +11,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.types import Message
 from starlette.websockets import WebSocketDisconnect
 
-from deskchat.api.deps import SESSION_COOKIE
+from deskchat.api.deps import REQUESTER_COOKIE, SESSION_COOKIE
 from deskchat.domain.errors import DomainError, Overloaded, RateLimited, Unauthorized, ValidationFailed
 from deskchat.domain.people import Technician
 from deskchat.realtime import protocol
@@ -73,10 +73,10 @@ async def _authenticate(websocket: WebSocket, ctx: Context, hub: Hub, cookie: st
 
 @router.websocket("/api/v1/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
-    """Live events for a technician (cookie or token) or a requester (visitor token)."""
+    """Live events for a technician (cookie or token) or a requester (visitor token, or the SSO cookie)."""
     ctx: Context = websocket.app.state.ctx
     hub: Hub = websocket.app.state.hub
-    cookie = websocket.cookies.get(SESSION_COOKIE)
+    cookie = websocket.cookies.get(SESSION_COOKIE) or websocket.cookies.get(REQUESTER_COOKIE)
     if cookie and not origin_allowed(websocket, ctx):
         await websocket.close(CLOSE_POLICY)  # before accept: the handshake gets HTTP 403
         return

@@ -81,3 +81,15 @@ class RateLimited(DomainError):
 
 class PayloadTooLarge(DomainError):
     code, status, title = "payload_too_large", 413, "Payload too large"
+
+
+class SignInFailed(DomainError):
+    """A single sign-on that cannot be trusted: unknown or used ``state``, a refused code, a bad ID token."""
+
+    code, status, title = "sign_in_failed", 400, "Sign-in failed"
+
+
+class ProviderUnavailable(DomainError):
+    """Not the caller's fault: the identity provider did not answer (or answered nonsense)."""
+
+    code, status, title = "provider_unavailable", 502, "Identity provider unavailable"

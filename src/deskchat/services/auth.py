@@ -137,12 +137,18 @@ async def login(ctx: Context, email: str, password: str, client: str = "unknown"
     turn = _login_turns.setdefault(keys.pair, asyncio.Lock())
     async with turn:
         tech_id = await _check_password(ctx, email, password, keys)
+    return await start_session(ctx, tech_id, "password")
+
+
+async def start_session(ctx: Context, tech_id: int, method: str) -> tuple[str, dict[str, Any]]:
+    """A new token for a technician who proved who they are (by password or single sign-on)."""
     token = new_token()
     async with unit_of_work(ctx) as uow:
-        await uow.people.insert_token(token_hash(ctx, token), uow.now, technician_id=tech_id)
         tech = await uow.people.load_technician(tech_id)
-    assert tech is not None
-    log.info("login", technician_id=tech.id)
+        if tech is None or not tech.active:  # deactivated between the check and now
+            raise Unauthorized("Wrong email or password.")
+        await uow.people.insert_token(token_hash(ctx, token), uow.now, technician_id=tech_id)
+    log.info("login", technician_id=tech.id, method=method)
     return token, await _technician_now(ctx, tech)
 
 
@@ -220,8 +226,8 @@ async def ensure_first_admin(ctx: Context) -> bool:
 
 
 def providers(ctx: Context) -> dict[str, bool]:
-    """The ways to sign in: passwords (OpenID Connect single sign-on is not built yet, so never offered)."""
-    return {"password": True, "oidc": False}
+    """The ways to sign in: passwords always, OpenID Connect single sign-on when it is configured."""
+    return {"password": True, "oidc": ctx.settings.oidc_enabled}
 
 
 async def me(ctx: Context, principal: Principal) -> dict[str, Any]:

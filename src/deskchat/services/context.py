@@ -21,6 +21,7 @@ from deskchat.storage.people import PeopleRepository
 from deskchat.storage.repositories import Repositories
 from deskchat.storage.requests import RequestRepository
 from deskchat.storage.settings import SettingsRepository
+from deskchat.storage.signins import SignInRepository
 
 if TYPE_CHECKING:
     from deskchat.services.messages import MessageWriter
@@ -120,6 +121,11 @@ class UnitOfWork:
     def settings(self) -> SettingsRepository:
         """The admin settings."""
         return self.repos.settings
+
+    @property
+    def sign_ins(self) -> SignInRepository:
+        """Single sign-ons in progress."""
+        return self.repos.sign_ins
 
 
 @contextlib.asynccontextmanager

@@ -51,17 +51,23 @@ async def start_session(ctx: Context, identity_token: str) -> dict[str, Any]:
     if not secret:
         raise NotFound("Signed identity is not configured on this server (DESKCHAT_IDENTITY_SECRET).")
     email, name = identity_claims(secret, identity_token)
+    token, requester = await sign_in(ctx, email, name)
+    return {"visitor_token": token, "requester": requester_view(requester)}
+
+
+async def sign_in(ctx: Context, email: str, name: str) -> tuple[str, Requester]:
+    """A token of the verified requester of a verified email (by portal identity or single sign-on)."""
     try:
-        return await _session(ctx, email, name)
+        return await _sign_in(ctx, email, name)
     except Duplicate:  # the same person signed in on two devices at once: the other one stored them first
-        return await _session(ctx, email, name)
+        return await _sign_in(ctx, email, name)
 
 
-async def _session(ctx: Context, email: str, name: str) -> dict[str, Any]:
+async def _sign_in(ctx: Context, email: str, name: str) -> tuple[str, Requester]:
     async with unit_of_work(ctx) as uow:
         requester = await verified_requester(uow, email, name)
         token = await issue_visitor_token(ctx, uow.repos, requester, uow.now)
-    return {"visitor_token": token, "requester": requester_view(requester)}
+    return token, requester
 
 
 async def get_requester(ctx: Context, principal: Principal, requester_id: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from deskchat.storage.chats import ChatRepository
 from deskchat.storage.people import PeopleRepository
 from deskchat.storage.requests import RequestRepository
 from deskchat.storage.settings import SettingsRepository
+from deskchat.storage.signins import SignInRepository
 
 
 @dataclass
@@ -22,9 +23,10 @@ class Repositories:
     requests: RequestRepository
     canned: CannedRepository
     settings: SettingsRepository
+    sign_ins: SignInRepository
 
     @staticmethod
     def on(conn: AsyncConnection) -> Repositories:
         """The repositories of the transaction that ``conn`` is in."""
         return Repositories(ChatRepository(conn), PeopleRepository(conn), RequestRepository(conn),
-                            CannedRepository(conn), SettingsRepository(conn))
+                            CannedRepository(conn), SettingsRepository(conn), SignInRepository(conn))

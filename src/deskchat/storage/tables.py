@@ -202,3 +202,10 @@ presence = Table(
     Column("sockets", Integer, nullable=False),
     Column("seen_at", UTCDateTime(), nullable=False),
 )
+
+sign_in_states = Table(
+    "sign_in_states", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
