@@ -30,6 +30,7 @@ const state = {
   keep: true, // false once the requester pressed End Chat: the record stays forgotten
   groups: [],
   requester: null, // a verified requester: {token, id, name, email}; their token stays after End Chat
+  // (token is null for single sign-on: the HttpOnly session cookie says who they are)
   hostIdentity: false, // signed in by the host page's identity token (the host signs out, not us)
 };
 
@@ -46,6 +47,7 @@ const ui = {
   signedIn: byId("signed-in"),
   signedInName: byId("signed-in-name"),
   signOut: byId("sign-out"),
+  sso: document.getElementById("sso-sign-in"),
   myChats: byId("my-chats"),
   myChatsList: byId("my-chats-list"),
   myChatsButton: byId("my-chats-button"),
@@ -187,7 +189,7 @@ async function establishRequester(identity) {
     }
   }
   const saved = readJson(REQUESTER_KEY)?.visitor_token;
-  if (!saved) return; // an unverified visitor: nothing to ask, exactly as before
+  if (!saved) return establishSso();
   state.token = saved;
   try {
     const me = await api.get("/me");
@@ -202,7 +204,38 @@ async function establishRequester(identity) {
   state.token = null;
 }
 
-function signOut() {
+/** Signed in by single sign-on: the session cookie (sent by the browser, unreadable here) is the requester. */
+async function establishSso() {
+  if (window.parent !== window) return; // in a portal's frame the portal's identity token is the way
+  try {
+    const me = await api.get("/me");
+    if (me?.kind === "requester" && me.verified === true) {
+      state.requester = { token: null, sso: true, id: me.id, name: me.name || "", email: me.email || "" };
+    }
+  } catch (err) {
+    // no session cookie (or an expired one): an unverified visitor, as before
+  }
+}
+
+async function offerSso() {
+  if (window.parent !== window || !ui.sso) return;
+  try {
+    const providers = await api.get("/auth/providers");
+    ui.sso.hidden = !(providers?.oidc && !state.requester);
+  } catch (err) {
+    ui.sso.hidden = true;
+  }
+}
+
+async function signOut() {
+  if (state.requester?.sso) {
+    try {
+      state.token = null;
+      await api.post("/auth/logout"); // revokes the session and clears its cookie
+    } catch (err) {
+      // already signed out on the server: forgetting it here is all that is left
+    }
+  }
   closeChat();
   forgetRequester();
   forget(PROFILE_KEY);
@@ -275,6 +308,7 @@ async function showStart() {
   ui.signedIn.hidden = !verified;
   ui.signOut.hidden = !verified || state.hostIdentity;
   ui.myChats.hidden = !verified;
+  offerSso();
   if (verified) {
     state.token = state.requester.token;
     ui.signedInName.textContent = `Signed in as ${state.requester.name || state.requester.email}`;

@@ -4,7 +4,7 @@ import { byId, createNotifier } from "./dom.js";
 /**
  * Resolve with the signed-in technician, showing the login form first if needed.
  * The page must contain #login-view, #login-form, #login-email, #login-password,
- * #login-notice, #app-view, #logout and #user-name.
+ * #login-notice, #app-view, #logout and #user-name (and may contain #login-sso with #login-sso-link).
  */
 export function signIn(api) {
   const loginView = byId("login-view");
@@ -63,6 +63,22 @@ export function signIn(api) {
       appView.hidden = true;
       loginView.hidden = false;
       byId("login-email").focus();
+      offerSso();
+    }
+
+    // Single sign-on, when the server has it: back to this very page afterwards.
+    async function offerSso() {
+      const sso = document.getElementById("login-sso");
+      if (!sso) return;
+      try {
+        const providers = await api.get("/auth/providers");
+        if (!providers?.oidc) return;
+        const next = encodeURIComponent(location.pathname + location.search);
+        byId("login-sso-link").href = `/api/v1/auth/oidc/login?audience=technician&next=${next}`;
+        sso.hidden = false;
+      } catch (err) {
+        // no single sign-on offered: the password form is there
+      }
     }
   });
 }
