@@ -20,7 +20,7 @@ from deskchat import __version__
 from deskchat.api import errors, oidc, ws
 from deskchat.api.body import StrictJSONBody
 from deskchat.api.middleware import BodyLimit, HeadersAndMetrics
-from deskchat.api.routes import admin, auth, canned, chats, ops, requesters, requests, web
+from deskchat.api.routes import admin, attachments, auth, canned, chats, ops, portal, requesters, requests, web
 from deskchat.config import Settings, load_settings
 from deskchat.domain.people import Technician
 from deskchat.logging import configure
@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                      "the WebSocket protocol is described in docs/api.md.")
     app.state.settings = settings
     errors.install(app)
-    for module in (auth, chats, requests, requesters, canned, admin, ops, web):
+    for module in (auth, portal, chats, attachments, requests, requesters, canned, admin, ops, web):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            max_age=sso.SIGN_IN_SECONDS, path=oidc.SIGN_IN_PATH, same_site="lax",
                            https_only=settings.cookie_secure)
     app.add_middleware(StrictJSONBody)  # inside BodyLimit: the size limit applies first
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       upload_bytes=settings.max_attachment_bytes + attachments.MULTIPART_OVERHEAD)
     app.add_middleware(HeadersAndMetrics, hsts=settings.cookie_secure)
     return app

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     password_checks_waiting: int = Field(default=64, ge=0)
     # sizes and counts (the socket caps apply whatever rate_limit_enabled says)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     ws_max_frame_bytes: int = Field(default=128 * 1024, ge=1024)
     ws_auth_frame_bytes: int = Field(default=4096, ge=256)
     max_sockets_per_token: int = Field(default=10, ge=1)

@@ -107,7 +107,8 @@ async def test_every_session_has_its_own_token(desk: Desk) -> None:
 async def test_admin_creates_reads_renames_and_deletes_groups(desk: Desk) -> None:
     admin, name = desk.admin, unique("Network")
     group = await admin.ok("POST", "/groups", 201, json={"name": name, "description": "Switches and Wi-Fi"})
-    assert group == {"id": group["id"], "name": name, "description": "Switches and Wi-Fi", "online_technicians": 0}
+    assert group == {"id": group["id"], "name": name, "description": "Switches and Wi-Fi", "online_technicians": 0,
+                     "business_hours": None}
     assert await admin.ok("GET", f"/groups/{group['id']}") == group
     assert group in (await admin.ok("GET", "/groups?limit=200"))["items"]
     assert group["id"] in [g["id"] for g in (await desk.api().ok("GET", "/portal/groups"))["items"]]

@@ -134,6 +134,22 @@ async def test_technician_and_requester_on_different_processes_get_each_message_
     assert len([f for f in user_sock.frames if f["type"] == "ack"]) == n
 
 
+async def test_queue_positions_move_up_on_requester_sockets_of_other_processes(desks: list[Desk]) -> None:
+    """Three waiting chats, their requesters on three processes: a pickup on one moves the others up."""
+    group = await desks[0].group()
+    _, tech_api, _ = await desks[0].technician([group["id"]])
+    started = [await desks[i].start_chat(group["id"], f"Queue {i}", name=f"Queued {i}") for i in range(3)]
+    assert [chat["queue_position"] for chat, _ in started] == [1, 2, 3]
+    sockets = [await desks[(i + 1) % 3].socket(api.token or "") for i, (_, api) in enumerate(started)]
+    marks = [len(s.frames) for s in sockets]
+    await tech_api.ok("POST", f"/chats/{started[0][0]['id']}/pickup")
+    for i, expected in ((1, 1), (2, 2)):
+        chat_id = started[i][0]["id"]
+        frame = await sockets[i].wait_for(lambda f, c=chat_id: f["type"] == "chat" and f["data"]["id"] == c,
+                                          2.0, marks[i])
+        assert frame["data"]["queue_position"] == expected
+
+
 async def test_ten_technicians_on_three_processes_race_for_fifty_chats_one_wins_each(desks: list[Desk]) -> None:
     group = await desks[0].group()
     techs = await asyncio.gather(*(desks[i % 3].technician([group["id"]], online=False) for i in range(10)))

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from deskchat.domain.chat import Chat, ChatState
 from deskchat.domain.people import Author, Status, Technician
+from deskchat.storage.attachments import AttachmentRepository
 from deskchat.storage.canned import CannedRepository
 from deskchat.storage.chats import ChatRepository
 from deskchat.storage.errors import Duplicate
@@ -29,6 +30,7 @@ from deskchat.storage.settings import SettingsRepository
 from deskchat.storage.signins import SignInRepository
 from tests.unit.fake_tables import (
     OPEN,
+    ChatRow,
     MessageRow,
     ParticipantRow,
     RequestRow,
@@ -85,6 +87,22 @@ class FakeChats(_Fake):
     async def load_chats_by_id(self, chat_ids: list[int]) -> list[Chat]:
         found = sorted(set(chat_ids) & self.t.chats.keys())[:len(chat_ids)]
         return [chat_of(self.t, self.t.chats[i]) for i in found]
+
+    def _waiting(self, group_id: int) -> list[ChatRow]:
+        rows = [r for r in self.t.chats.values() if r.group_id == group_id and r.state == ChatState.WAITING.value]
+        return sorted(rows, key=lambda r: (r.created_at, r.id))
+
+    async def waiting_ids(self, group_ids: list[int]) -> dict[int, list[int]]:
+        return {g: [r.id for r in self._waiting(g)] for g in group_ids}
+
+    async def waiting_in_group(self, group_id: int, limit: int) -> list[Chat]:
+        return [chat_of(self.t, r) for r in self._waiting(group_id)[:limit]]
+
+    async def recent_pickup_waits(self, group_id: int, since: datetime, limit: int) -> list[float]:
+        picked = [r for r in self.t.chats.values()
+                  if r.group_id == group_id and r.picked_up_at is not None and r.picked_up_at >= since]
+        picked.sort(key=lambda r: r.picked_up_at or since, reverse=True)
+        return [max(0.0, ((r.picked_up_at or since) - r.created_at).total_seconds()) for r in picked[:limit]]
 
     async def claim_pickup(self, chat_id: int, tech_id: int, now: datetime) -> bool:
         row = self.t.chats.get(chat_id)
@@ -253,7 +271,8 @@ class FakeStore:
     def repositories(self) -> Repositories:
         return Repositories(cast(ChatRepository, FakeChats(self)), cast(PeopleRepository, FakePeople(self)),
                             cast(RequestRepository, FakeRequests(self)), cast(CannedRepository, _NotFaked(self)),
-                            cast(SettingsRepository, _NotFaked(self)), cast(SignInRepository, _NotFaked(self)))
+                            cast(SettingsRepository, _NotFaked(self)), cast(SignInRepository, _NotFaked(self)),
+                            cast(AttachmentRepository, _NotFaked(self)))
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[Repositories]:

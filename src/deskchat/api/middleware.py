@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,6 +46,9 @@ class HeadersAndMetrics:
         HTTP_LATENCY.labels(method).observe(time.perf_counter() - started)
 
 
+UPLOAD_PATH = re.compile(r"^/api/v1/chats/[0-9]+/attachments$")
+
+
 class BodyLimit:
     """Request bodies above ``max_bytes`` get 413 payload_too_large before anything parses them.
 
@@ -52,17 +56,19 @@ class BodyLimit:
     counted as it arrives, and the application sees a disconnect once it goes over, so it stores nothing.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes or max_bytes  # attachment uploads (their file's own limit is exact)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.upload_bytes if UPLOAD_PATH.match(scope["path"]) else self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         received, too_large, started = 0, False, False
 
@@ -71,7 +77,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     too_large = True
                     return {"type": "http.disconnect"}
             return message
@@ -89,10 +95,10 @@ class BodyLimit:
             if not too_large:
                 raise
         if too_large and not started:
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        problem = PayloadTooLarge(f"The request body is larger than {self.max_bytes} bytes.").problem()
+    async def _refuse(self, send: Send, limit: int) -> None:
+        problem = PayloadTooLarge(f"The request body is larger than {limit} bytes.").problem()
         body = json.dumps(problem).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [
             (b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),

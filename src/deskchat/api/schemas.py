@@ -135,9 +135,35 @@ class GroupIn(In):
     description: Annotated[str, StringConstraints(max_length=1000)] = ""
 
 
+Clock = Annotated[str, StringConstraints(pattern=r"^[0-9]{2}:[0-9]{2}$")]
+DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class BusinessHoursIn(In):
+    """Opening hours: an IANA zone and, per day, ranges [start, end) of local time (a day left out is closed)."""
+
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    days: dict[DayName, Annotated[list[Annotated[list[Clock], Field(min_length=2, max_length=2)]],
+                                  Field(max_length=12)]] = Field(default_factory=dict)
+
+
 class GroupPatch(Patch):
+    nullable = frozenset({"business_hours"})
     name: Keep[GroupName] = None
     description: Keep[Annotated[str, StringConstraints(max_length=1000)]] = None
+    business_hours: BusinessHoursIn | None = None  # null: always open
+
+
+class OfflineMessageIn(In):
+    group_id: Id
+    name: Name
+    email: Email
+    message: Body
+
+
+class RatingIn(In):
+    score: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
 class SettingsPatch(Patch):
@@ -207,6 +233,18 @@ class AuthorOut(Out):
     name: str
 
 
+class AttachmentOut(Out):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+
+
+class RatingOut(Out):
+    score: int
+    comment: str | None
+
+
 class ChatOut(Out):
     id: int
     group_id: int
@@ -220,17 +258,25 @@ class ChatOut(Out):
     picked_up_at: str | None
     ended_at: str | None
     last_seq: int
+    queue_position: int | None
+    estimated_wait_seconds: int | None
+    rating: RatingOut | None
 
 
 class MessageOut(Out):
     id: int
     chat_id: int
     seq: int
-    kind: Literal["text", "system"]
+    kind: Literal["text", "system", "attachment"]
     event: str | None
     author: AuthorOut
     body: str
     client_msg_id: str | None
+    created_at: str
+    attachment: AttachmentOut | None
+
+
+class RatingCreatedOut(RatingOut):
     created_at: str
 
 
@@ -246,11 +292,26 @@ class TechnicianOut(Out):
     active: bool
 
 
+class BusinessHoursOut(Out):
+    timezone: str
+    days: dict[str, list[list[str]]]
+
+
 class GroupOut(Out):
     id: int
     name: str
     description: str
     online_technicians: int
+    business_hours: BusinessHoursOut | None
+
+
+class PortalGroupOut(GroupOut):
+    open_now: bool
+    available: bool
+
+
+class OfflineMessageOut(Out):
+    request_id: int
 
 
 class RequestOut(Out):
@@ -258,7 +319,7 @@ class RequestOut(Out):
     subject: str
     description: str
     status: Literal["open", "resolved", "closed"]
-    source: Literal["live_chat", "missed_chat"]
+    source: Literal["live_chat", "missed_chat", "offline_message"]
     requester: RequesterOut
     group_id: int | None
     technician_id: int | None

@@ -23,6 +23,7 @@ from deskchat.domain.people import Actor, Author, Requester, Technician
 
 SUBJECT_MAX = 200
 BODY_MAX = 10_000
+COMMENT_MAX = 2_000
 
 
 class ChatState(StrEnum):
@@ -73,8 +74,28 @@ def check_body(body: str) -> str:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file posted in a chat: its name as uploaded, the type its bytes show, its size."""
+
+    id: int
+    chat_id: int
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Rating:
+    """How the requester rated a chat after its end."""
+
+    score: int
+    comment: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Message:
-    """One entry of a chat's timeline, as stored: text, or a system message recording an event."""
+    """One entry of a chat's timeline, as stored: text, a file, or a system message recording an event."""
 
     id: int
     chat_id: int
@@ -84,11 +105,14 @@ class Message:
     created_at: datetime
     event: str | None = None  # a SystemEvent value for system messages
     client_msg_id: str | None = None
+    attachment: Attachment | None = None
 
     @property
     def kind(self) -> str:
-        """"system" for a system message, else "text"."""
-        return "system" if self.event else "text"
+        """"system" for a system message, "attachment" for a file, else "text"."""
+        if self.event:
+            return "system"
+        return "attachment" if self.attachment else "text"
 
 
 @dataclass
@@ -108,6 +132,7 @@ class Chat:
     picked_up_at: datetime | None = None
     ended_at: datetime | None = None
     last_seq: int = 0
+    rating: Rating | None = None
     recorded: list[SystemMessage] = field(default_factory=list)
 
     # -- who may do what -------------------------------------------------------------
@@ -147,6 +172,20 @@ class Chat:
             raise InvalidState(f"The chat is {self.state.value}; it takes no more messages.")
         if isinstance(actor, Technician) and self.state is not ChatState.ACTIVE:
             raise InvalidState("The chat is not active.")
+
+    def check_rating(self, actor: Actor, score: int, comment: str | None) -> None:
+        """The chat's requester rates it once, after it ended (a missed chat has nothing to rate)."""
+        self.ensure_readable(actor)
+        if not self.is_own_requester(actor):
+            raise Forbidden("Only the requester of the chat may rate it.")
+        if not 1 <= score <= 5:
+            raise ValidationFailed("The score is from 1 to 5.", errors={"score": "1 to 5"})
+        if comment is not None and len(comment) > COMMENT_MAX:
+            raise ValidationFailed("The comment is too long.", errors={"comment": f"at most {COMMENT_MAX} characters"})
+        if self.state is not ChatState.ENDED:
+            raise InvalidState(f"The chat is {self.state.value}; a chat is rated once it has ended.")
+        if self.rating is not None:
+            raise InvalidState("This chat has been rated already.")
 
     def post(self, actor: Actor, body: str) -> int:
         """Check a new message and return the seq it takes on this snapshot."""

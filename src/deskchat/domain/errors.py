@@ -93,3 +93,7 @@ class ProviderUnavailable(DomainError):
     """Not the caller's fault: the identity provider did not answer (or answered nonsense)."""
 
     code, status, title = "provider_unavailable", 502, "Identity provider unavailable"
+
+
+class GroupClosed(DomainError):
+    code, status, title = "group_closed", 409, "Group closed"

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from deskchat.domain.hours import BusinessHours, open_now
+
 
 class Role(StrEnum):
     TECHNICIAN = "technician"
@@ -35,6 +37,11 @@ class Group:
     id: int
     name: str
     description: str
+    business_hours: BusinessHours | None = None  # None: always open
+
+    def open_now(self, now: datetime) -> bool:
+        """True when the group takes new chats at ``now``."""
+        return open_now(self.business_hours, now)
 
 
 @dataclass(frozen=True)

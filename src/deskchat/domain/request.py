@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from deskchat.domain.chat import SUBJECT_MAX, Chat, Message
+from deskchat.domain.chat import SUBJECT_MAX, Chat, Message, Rating
 from deskchat.domain.errors import ValidationFailed
 from deskchat.domain.people import Author, Requester, Technician
 
@@ -23,6 +23,7 @@ class RequestStatus(StrEnum):
 class RequestSource(StrEnum):
     LIVE_CHAT = "live_chat"
     MISSED_CHAT = "missed_chat"
+    OFFLINE_MESSAGE = "offline_message"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Request:
     chat_id: int | None
     created_at: datetime
     updated_at: datetime
+    chat_rating: Rating | None = None  # how the requester rated the chat it came from
 
     def visible_to(self, tech: Technician) -> bool:
         """Technicians see the requests of their groups and those assigned to them; admins all."""
@@ -102,6 +104,9 @@ def format_transcript(entries: Iterable[Message]) -> str:
         stamp = entry.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
         if entry.kind == "system":
             lines.append(f"[{stamp}] * {quoted(entry.body)}")
+        elif entry.attachment is not None:
+            lines.append(f"[{stamp}] {one_line(entry.author.name)} ({entry.author.kind}): "
+                         f"[attachment] {one_line(entry.attachment.filename)} ({entry.attachment.size} bytes)")
         else:
             lines.append(f"[{stamp}] {one_line(entry.author.name)} ({entry.author.kind}): {quoted(entry.body)}")
     return "\n".join(lines)
@@ -139,6 +144,14 @@ def missed_description(chat: Chat, requester_texts: Iterable[str]) -> str:
         f"Nobody picked up live chat #{chat.id} in time.", requester_line(chat), "",
         "The requester wrote:", *(quoted(text) for text in requester_texts),
     ])
+
+
+def offline_subject(message: str) -> str:
+    """An offline message's request subject: its first non-empty line, cut to 200 characters."""
+    for line in message.splitlines():
+        if line.strip():
+            return line.strip()[:SUBJECT_MAX]
+    raise ValidationFailed("The message is empty.", errors={"message": "must not be empty"})
 
 
 def default_subject(chat: Chat) -> str:

@@ -130,6 +130,13 @@ class NoteFrame(BaseFrame):
     data: View
 
 
+class OfflineMessageFrame(BaseFrame):
+    """An end user left a message for a group while nobody could chat (technicians of the group)."""
+
+    type: Literal["offline_message"] = "offline_message"
+    data: View
+
+
 class PresenceFrame(BaseFrame):
     """A technician's status or reachability changed."""
 
@@ -178,7 +185,7 @@ class PongFrame(BaseFrame):
 
 
 AnyFrame = (HelloFrame | MessageFrame | ChatFrame | AlertFrame | AlertClearedFrame | NoteFrame | PresenceFrame
-            | TypingFrame | AckFrame | ErrorFrame | PongFrame)
+            | TypingFrame | AckFrame | ErrorFrame | PongFrame | OfflineMessageFrame)
 Frame = Annotated[AnyFrame, Field(discriminator="type")]
 FRAMES: TypeAdapter[AnyFrame] = TypeAdapter(Frame)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from deskchat.domain.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from deskchat.domain.hours import BusinessHours
 from deskchat.domain.people import Role, Status, Technician
 from deskchat.domain.settings import TIMEOUT_RANGE
 from deskchat.realtime.events import CloseTechnician, TechnicianChanged
@@ -130,14 +131,17 @@ def _cuts_off(before: Technician, after: Technician, *, password_changed: bool) 
             or (before.active and not after.active))
 
 
-async def list_groups(ctx: Context, limit: int = 200, cursor: str | None = None) -> dict[str, Any]:
-    """Groups with how many technicians are online in each (public for the portal)."""
+async def list_groups(ctx: Context, limit: int = 200, cursor: str | None = None, *,
+                      portal: bool = False) -> dict[str, Any]:
+    """Groups with how many technicians are online in each; for the portal (public) also whether each is
+    open now and available (open, and someone online)."""
     common.check_limit(limit)
     after = common.parse_cursor(cursor)
+    now = ctx.clock()
     async with reading(ctx) as repos:
         rows = await repos.people.list_groups(after, limit)
-        counts = await repos.people.online_counts(ctx.clock(), ctx.settings.presence_ttl_seconds)
-    return page([group_view(r, counts.get(r.id, 0)) for r in rows], limit)
+        counts = await repos.people.online_counts(now, ctx.settings.presence_ttl_seconds)
+    return page([group_view(r, counts.get(r.id, 0), now if portal else None) for r in rows], limit)
 
 
 async def get_group(ctx: Context, principal: Principal, group_id: int) -> dict[str, Any]:
@@ -168,8 +172,11 @@ async def create_group(ctx: Context, principal: Principal | None, name: str, des
 
 
 async def update_group(ctx: Context, principal: Principal, group_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    """Admins rename or describe a group."""
+    """Admins rename or describe a group, or set its opening hours (null: always open)."""
     principal.admin()
+    if "business_hours" in changes:
+        hours = BusinessHours.parse(changes["business_hours"])
+        changes = {**changes, "business_hours": hours.dumps() if hours else None}
     async with unit_of_work(ctx) as uow:
         await _group(ctx, uow.repos, group_id)
         if "name" in changes and await uow.people.group_name_taken(changes["name"], except_id=group_id):

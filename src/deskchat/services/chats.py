@@ -1,20 +1,21 @@
-"""The chat lifecycle: start, list and read, pick up, post, typing, end."""
+"""The chat lifecycle: start, list and read, pick up, post, typing, end, rate."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from deskchat.domain.chat import ChatState, check_body, subject_from
+from deskchat.domain.chat import ChatState, Rating, check_body, subject_from
 from deskchat.domain.errors import (
     AlreadyPickedUp,
+    GroupClosed,
     InvalidState,
     RateLimited,
     ValidationFailed,
 )
 from deskchat.domain.people import Author, Requester, Status, Technician
-from deskchat.realtime.events import AlertFrame, AuthorData, Delivery, Recipients, TypingFrame, encode
-from deskchat.services import common, messages
+from deskchat.realtime.events import AlertFrame, AuthorData, ChatFrame, Delivery, Recipients, TypingFrame, encode
+from deskchat.services import common, messages, queue
 from deskchat.services.auth import Principal, issue_visitor_token
 from deskchat.services.context import Context, reading, unit_of_work
 from deskchat.services.requests import add_transcript_note
@@ -24,12 +25,17 @@ from deskchat.storage.repositories import Repositories
 MAX_ALERTS = 200
 
 
-async def _limit(ctx: Context, key: str, limit: int, window: int, what: str) -> None:
+async def rate_limit(ctx: Context, key: str, limit: int, window: int, what: str) -> None:
     if not ctx.settings.rate_limit_enabled:
         return
     retry = await ctx.limiter.hit(key, limit, window)
     if retry is not None:
         raise RateLimited(f"Too many {what}; try again in {retry} s.", retry_after=retry)
+
+
+async def limit_new(ctx: Context, key: str, what: str) -> None:
+    """New chats and offline messages of one address: at most DESKCHAT_RATE_LIMIT_NEW_CHATS_PER_MINUTE each."""
+    await rate_limit(ctx, key, ctx.settings.rate_limit_new_chats_per_minute, 60, what)
 
 
 async def start_chat(ctx: Context, *, group_id: int, name: str | None, email: str | None, message: str,
@@ -44,10 +50,13 @@ async def start_chat(ctx: Context, *, group_id: int, name: str | None, email: st
     if signed_in is None and not (name and email):
         raise ValidationFailed("Give your name and email.", errors={
             k: "required" for k, v in (("name", name), ("email", email)) if not v})
-    await _limit(ctx, f"chats:{client_addr}", ctx.settings.rate_limit_new_chats_per_minute, 60, "new chats")
+    await limit_new(ctx, f"chats:{client_addr}", "new chats")
     async with unit_of_work(ctx) as uow:
-        if not await uow.people.existing_group_ids([group_id]):
+        group = await uow.people.load_group(group_id)
+        if group is None:
             raise ValidationFailed("There is no such group.", errors={"group_id": "no such group"})
+        if not group.open_now(uow.now):
+            raise GroupClosed(f"{group.name} is closed now. Leave a message and a technician will reply by email.")
         config = await uow.settings.load_settings()
         wait = config.missed_after_seconds
         due = uow.now + timedelta(seconds=wait) if wait is not None else None
@@ -64,7 +73,7 @@ async def start_chat(ctx: Context, *, group_id: int, name: str | None, email: st
         await uow.chats.insert_message(chat_id=chat_id, seq=seq, author=Author.of(requester),
                                    body=message, now=uow.now, client_msg_id=client_msg_id)
         chat = await common.load_chat(uow.repos, chat_id)
-        view = chat_view(chat)
+        view = await queue.view(uow.repos, chat, uow.now)
         uow.emit(AlertFrame(data=view), Recipients(technicians=await common.online_group_members(ctx, uow, group_id)))
     return {"chat": view, "visitor_token": token}
 
@@ -76,13 +85,13 @@ async def list_chats(ctx: Context, principal: Principal, state: str | None, limi
     after = common.parse_cursor(cursor)
     async with reading(ctx) as repos:
         found = await repos.chats.list_visible(principal.actor, state, after, limit)
-    return page([chat_view(c) for c in found], limit)
+        return page(await queue.views(repos, found, ctx.clock()), limit)
 
 
 async def get_chat(ctx: Context, principal: Principal, chat_id: int) -> dict[str, Any]:
     """One chat the caller may read."""
     async with reading(ctx) as repos:
-        return chat_view(await common.load_readable_chat(repos, chat_id, principal.actor))
+        return await queue.view(repos, await common.load_readable_chat(repos, chat_id, principal.actor), ctx.clock())
 
 
 async def pick_up(ctx: Context, principal: Principal, chat_id: int) -> dict[str, Any]:
@@ -100,6 +109,7 @@ async def pick_up(ctx: Context, principal: Principal, chat_id: int) -> dict[str,
         await common.record_system(uow, chat)
         common.emit_chat(uow, chat)
         await common.emit_alert_cleared(uow, chat, "picked_up")
+        await queue.moved_up(uow, chat.group_id, chat)
     return chat_view(chat)
 
 
@@ -110,7 +120,7 @@ async def post_message(ctx: Context, principal: Principal, chat_id: int, *, body
         raise ValidationFailed("Send either a body or a canned_message_id.",
                                errors={"body": "give body or canned_message_id, not both"})
     if isinstance(principal.actor, Requester):
-        await _limit(ctx, f"msgs:{principal.token_id}", ctx.settings.rate_limit_messages_per_10s, 10,
+        await rate_limit(ctx, f"msgs:{principal.token_id}", ctx.settings.rate_limit_messages_per_10s, 10,
                      "messages")
     send = messages.Send(principal.actor, chat_id, body, canned_message_id, client_msg_id)
     outcome = await messages.writer(ctx).submit(send)
@@ -134,7 +144,7 @@ async def list_messages(ctx: Context, principal: Principal, chat_id: int, after_
 async def typing(ctx: Context, principal: Principal, chat_id: int) -> None:
     """Tell the others in the chat that someone is typing (nothing is stored); limited like messages."""
     actor = principal.actor
-    await _limit(ctx, f"typing:{principal.token_id}", ctx.settings.rate_limit_messages_per_10s, 10,
+    await rate_limit(ctx, f"typing:{principal.token_id}", ctx.settings.rate_limit_messages_per_10s, 10,
                  "typing notices")
     async with reading(ctx) as repos:
         chat = await common.load_readable_chat(repos, chat_id, actor)
@@ -156,9 +166,25 @@ async def end_chat(ctx: Context, principal: Principal, chat_id: int) -> dict[str
         common.emit_chat(uow, chat)
         if was_waiting:
             await common.emit_alert_cleared(uow, chat, "ended")
+            await queue.moved_up(uow, chat.group_id, chat)
         if chat.request_id is not None:
             await add_transcript_note(uow, chat)
     return chat_view(chat)
+
+
+async def rate(ctx: Context, principal: Principal, chat_id: int, score: int, comment: str | None) -> dict[str, Any]:
+    """The requester rates an ended chat, once; its technicians see the rating on the chat."""
+    comment = comment.strip() or None if comment is not None else None
+    async with unit_of_work(ctx) as uow:
+        chat = await common.load_chat(uow.repos, chat_id)
+        chat.check_rating(principal.actor, score, comment)
+        if not await uow.chats.claim_rating(chat.id, score, comment, uow.now):
+            raise InvalidState("This chat has been rated already.")
+        chat.rating = Rating(score, comment, uow.now)
+        audience = Recipients(technicians=sorted({*chat.participant_ids, *chat.former_participant_ids}),
+                              requesters=[chat.requester.id])
+        uow.emit(ChatFrame(data=chat_view(chat)), audience)
+    return {"score": score, "comment": comment, "created_at": chat.rating.created_at.isoformat()}
 
 
 async def waiting_alerts_for(ctx: Context, technician: Technician,

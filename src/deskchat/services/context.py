@@ -13,6 +13,7 @@ from deskchat.ratelimit import RateLimiter
 from deskchat.realtime.broker import Broker
 from deskchat.realtime.events import AnyControl, AnyFrame, Delivery, Envelope, Recipients, encode_text
 from deskchat.services.gate import PasswordGate
+from deskchat.storage.attachments import AttachmentRepository
 from deskchat.storage.canned import CannedRepository
 from deskchat.storage.chats import ChatRepository
 from deskchat.storage.db import Database
@@ -121,6 +122,11 @@ class UnitOfWork:
     def settings(self) -> SettingsRepository:
         """The admin settings."""
         return self.repos.settings
+
+    @property
+    def attachments(self) -> AttachmentRepository:
+        """Files posted in chats."""
+        return self.repos.attachments
 
     @property
     def sign_ins(self) -> SignInRepository:

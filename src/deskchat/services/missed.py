@@ -8,7 +8,7 @@ import structlog
 
 from deskchat.domain import request as rules
 from deskchat.realtime.events import AlertClearedFrame, Recipients
-from deskchat.services import common
+from deskchat.services import common, queue
 from deskchat.services.context import Context, reading, unit_of_work
 
 log = structlog.get_logger()
@@ -37,6 +37,8 @@ async def expire_due(ctx: Context, chat_ids: list[int]) -> int:
             common.emit_chat(uow, chat)
             uow.emit(AlertClearedFrame(chat_id=chat.id, reason="missed"),
                      Recipients(technicians=members.get(chat.group_id, [])))
+        for group_id in sorted({c.group_id for c in due}):
+            await queue.moved_up(uow, group_id)
     log.info("chats_missed", count=len(due), chat_ids=[c.id for c in due][:20])
     return len(due)
 

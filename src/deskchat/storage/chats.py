@@ -9,7 +9,7 @@ from sqlalchemy import Integer, and_, bindparam, exists, func, insert, or_, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from deskchat.domain.chat import Chat, ChatState, Message
+from deskchat.domain.chat import Attachment, Chat, ChatState, Message, Rating
 from deskchat.domain.people import Actor, Author, Requester, Technician
 from deskchat.storage.lists import any_of, value_for
 from deskchat.storage.tables import chat_participants as cp
@@ -30,6 +30,7 @@ def _chat_from(row: Any, parts: list[Any]) -> Chat:
         requester=Requester(row.requester_id, row.r_name, row.r_email, bool(row.r_verified)), created_at=row.created_at,
         owner_id=row.owner_id, request_id=row.request_id, picked_up_at=row.picked_up_at,
         ended_at=row.ended_at, last_seq=row.last_seq,
+        rating=Rating(row.rating_score, row.rating_comment, row.rated_at) if row.rating_score is not None else None,
         participant_ids=[p.technician_id for p in parts if p.left_at is None],
         former_participant_ids={p.technician_id for p in parts if p.left_at is not None},
     )
@@ -57,18 +58,29 @@ def visible_to_requester(requester_id: int, state: str | None) -> Any:
 # -- timeline ------------------------------------------------------------------------
 
 
+def _attachment(chat_id: int, attachment_id: int | None, filename: str, content_type: str | None,
+                size: int | None) -> Attachment | None:
+    if attachment_id is None or content_type is None or size is None:
+        return None
+    return Attachment(attachment_id, chat_id, filename, content_type, size)
+
+
 def _message(row: Any) -> Message:
     """A stored message (a row, or the values just inserted with their id)."""
     return Message(id=row.id, chat_id=row.chat_id, seq=row.seq,
                    author=Author(row.author_kind, row.author_id, row.author_name), body=row.body,
-                   created_at=row.created_at, event=row.event, client_msg_id=row.client_msg_id)
+                   created_at=row.created_at, event=row.event, client_msg_id=row.client_msg_id,
+                   attachment=_attachment(row.chat_id, row.attachment_id, row.body, row.attachment_type,
+                                          row.attachment_size))
 
 
 def _inserted(message_id: int, values: dict[str, Any]) -> Message:
     return Message(id=message_id, chat_id=values["chat_id"], seq=values["seq"],
                    author=Author(values["author_kind"], values["author_id"], values["author_name"]),
                    body=values["body"], created_at=values["created_at"], event=values["event"],
-                   client_msg_id=values["client_msg_id"])
+                   client_msg_id=values["client_msg_id"],
+                   attachment=_attachment(values["chat_id"], values.get("attachment_id"), values["body"],
+                                          values.get("attachment_type"), values.get("attachment_size")))
 
 
 class ChatRepository:
@@ -97,7 +109,8 @@ class ChatRepository:
 
     async def load_chats(self, where: Any, order: Any, limit: int) -> list[Chat]:
         """Chats matching a condition, with participants, in one round trip for each table."""
-        rows = (await self._conn.execute(_chat_query().where(where).order_by(order).limit(limit))).all()
+        ordering = order if isinstance(order, tuple) else (order,)
+        rows = (await self._conn.execute(_chat_query().where(where).order_by(*ordering).limit(limit))).all()
         if not rows:
             return []
         ids = [r.id for r in rows]
@@ -275,12 +288,16 @@ class ChatRepository:
 
     async def insert_message(self, *, chat_id: int, seq: int, author: Author, body: str,
                              now: datetime, event: str | None = None,
-                             client_msg_id: str | None = None) -> Message:
-        """Store one timeline message and return it."""
+                             client_msg_id: str | None = None, attachment: Attachment | None = None) -> Message:
+        """Store one timeline message (text, system, or a file whose name is ``body``) and return it."""
+        kind = "system" if event else "attachment" if attachment else "text"
         values = {
-            "chat_id": chat_id, "seq": seq, "kind": "system" if event else "text", "event": event,
+            "chat_id": chat_id, "seq": seq, "kind": kind, "event": event,
             "author_kind": author.kind, "author_id": author.id, "author_name": author.name, "body": body,
             "client_msg_id": client_msg_id, "created_at": now,
+            "attachment_id": attachment.id if attachment else None,
+            "attachment_type": attachment.content_type if attachment else None,
+            "attachment_size": attachment.size if attachment else None,
         }
         result = await self._conn.execute(insert(messages).values(**values).returning(messages.c.id))
         return _inserted(int(result.scalar_one()), values)
@@ -307,6 +324,48 @@ class ChatRepository:
                                                          any_of(messages.c.client_msg_id, msg_ids)))
         wanted = set(keys)
         return {(r.chat_id, r.client_msg_id): _message(r) for r in rows if (r.chat_id, r.client_msg_id) in wanted}
+
+    async def find_by_client_msg_id(self, chat_id: int, client_msg_id: str) -> Message | None:
+        """The message sent under this client_msg_id in the chat, if any."""
+        return (await self.find_by_client_msg_ids([(chat_id, client_msg_id)])).get((chat_id, client_msg_id))
+
+    # -- the queue -------------------------------------------------------------------
+
+    async def waiting_ids(self, group_ids: list[int]) -> dict[int, list[int]]:
+        """Each group's waiting chats, longest-waiting first (position 1 first)."""
+        if not group_ids:
+            return {}
+        rows = await self._conn.execute(
+            select(chats.c.group_id, chats.c.id)
+            .where(chats.c.state == ChatState.WAITING.value, any_of(chats.c.group_id, sorted(set(group_ids))))
+            .order_by(chats.c.created_at, chats.c.id))
+        found: dict[int, list[int]] = {g: [] for g in group_ids}
+        for group_id, chat_id in rows.tuples():
+            found[int(group_id)].append(int(chat_id))
+        return found
+
+    async def waiting_in_group(self, group_id: int, limit: int) -> list[Chat]:
+        """A group's waiting chats, longest-waiting first."""
+        where = and_(chats.c.group_id == group_id, chats.c.state == ChatState.WAITING.value)
+        return await self.load_chats(where, (chats.c.created_at, chats.c.id), limit)
+
+    async def recent_pickup_waits(self, group_id: int, since: datetime, limit: int) -> list[float]:
+        """Seconds from start to pickup of a group's latest pickups since ``since``, newest first."""
+        rows = await self._conn.execute(
+            select(chats.c.created_at, chats.c.picked_up_at)
+            .where(chats.c.group_id == group_id, chats.c.picked_up_at.is_not(None), chats.c.picked_up_at >= since)
+            .order_by(chats.c.picked_up_at.desc()).limit(limit))
+        return [max(0.0, (picked - created).total_seconds()) for created, picked in rows.tuples()]
+
+    # -- ratings ---------------------------------------------------------------------
+
+    async def claim_rating(self, chat_id: int, score: int, comment: str | None, now: datetime) -> bool:
+        """Store the rating of an ended chat that has none yet; False if another one came first."""
+        result = await self._conn.execute(
+            update(chats).where(chats.c.id == chat_id, chats.c.state == ChatState.ENDED.value,
+                                chats.c.rating_score.is_(None))
+            .values(rating_score=score, rating_comment=comment, rated_at=now))
+        return bool(result.rowcount)
 
     async def list_messages(self, chat_id: int, after_seq: int, limit: int) -> list[Message]:
         """Timeline messages after a seq, in seq order."""

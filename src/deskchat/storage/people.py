@@ -10,6 +10,7 @@ from sqlalchemy import and_, delete, exists, func, insert, or_, select, true, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from deskchat.domain.hours import BusinessHours
 from deskchat.domain.people import Group, Requester, Role, Status, StoredToken, Technician
 from deskchat.storage.errors import duplicates
 from deskchat.storage.tables import chat_participants as cp
@@ -23,6 +24,10 @@ def _tech(row: Any, group_ids: frozenset[int]) -> Technician:
 
 
 # -- groups ----------------------------------------------------------------------------
+
+
+def _group(row: Any) -> Group:
+    return Group(row.id, row.name, row.description, BusinessHours.loads(row.business_hours))
 
 
 def member_of_condition(group_id: int) -> Any:
@@ -138,12 +143,12 @@ class PeopleRepository:
         """Groups, newest first, older than the group ``after`` when given."""
         query = select(groups).order_by(groups.c.id.desc()).limit(limit)
         rows = await self._conn.execute(query.where(groups.c.id < after) if after is not None else query)
-        return [Group(r.id, r.name, r.description) for r in rows]
+        return [_group(r) for r in rows]
 
     async def load_group(self, group_id: int) -> Group | None:
         """One group, or None."""
         row = (await self._conn.execute(select(groups).where(groups.c.id == group_id))).first()
-        return Group(row.id, row.name, row.description) if row else None
+        return _group(row) if row else None
 
     async def insert_group(self, name: str, description: str, now: datetime) -> int:
         """Store a new group."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from deskchat.storage.attachments import AttachmentRepository
 from deskchat.storage.canned import CannedRepository
 from deskchat.storage.chats import ChatRepository
 from deskchat.storage.people import PeopleRepository
@@ -24,9 +25,11 @@ class Repositories:
     canned: CannedRepository
     settings: SettingsRepository
     sign_ins: SignInRepository
+    attachments: AttachmentRepository
 
     @staticmethod
     def on(conn: AsyncConnection) -> Repositories:
         """The repositories of the transaction that ``conn`` is in."""
         return Repositories(ChatRepository(conn), PeopleRepository(conn), RequestRepository(conn),
-                            CannedRepository(conn), SettingsRepository(conn), SignInRepository(conn))
+                            CannedRepository(conn), SettingsRepository(conn), SignInRepository(conn),
+                            AttachmentRepository(conn))

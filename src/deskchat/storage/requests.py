@@ -8,12 +8,14 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from deskchat.domain.chat import Rating
 from deskchat.domain.people import Author, Requester, Technician
 from deskchat.domain.request import Note, Request, RequestSource, RequestStatus
-from deskchat.storage.tables import notes, requesters, requests
+from deskchat.storage.tables import chats, notes, requesters, requests
 
 _COLUMNS = (requests, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"),
-            requesters.c.verified.label("r_verified"))
+            requesters.c.verified.label("r_verified"), chats.c.rating_score, chats.c.rating_comment,
+            chats.c.rated_at)
 
 
 def _request(row: Any) -> Request:
@@ -22,7 +24,9 @@ def _request(row: Any) -> Request:
                    source=RequestSource(row.source), requester=Requester(row.requester_id, row.r_name, row.r_email,
                                                                       bool(row.r_verified)),
                    group_id=row.group_id, technician_id=row.technician_id, chat_id=row.chat_id,
-                   created_at=row.created_at, updated_at=row.updated_at)
+                   created_at=row.created_at, updated_at=row.updated_at,
+                   chat_rating=(Rating(row.rating_score, row.rating_comment, row.rated_at)
+                                if row.rating_score is not None else None))
 
 
 def _note(row: Any) -> Note:
@@ -32,7 +36,8 @@ def _note(row: Any) -> Note:
 
 
 def _query() -> Any:
-    return select(*_COLUMNS).join(requesters, requesters.c.id == requests.c.requester_id)
+    return (select(*_COLUMNS).join(requesters, requesters.c.id == requests.c.requester_id)
+            .outerjoin(chats, chats.c.id == requests.c.chat_id))
 
 
 def visible_condition(tech_id: int, group_ids: list[int], is_admin: bool) -> Any:

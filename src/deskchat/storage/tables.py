@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -71,6 +72,7 @@ groups = Table(
     Column("name", String(100), nullable=False, unique=True),
     Column("description", Text, nullable=False),
     _created(),
+    Column("business_hours", Text, nullable=True),  # JSON of domain.hours.BusinessHours; null: always open
 )
 
 group_members = Table(
@@ -117,7 +119,11 @@ chats = Table(
     _created(),
     Column("picked_up_at", UTCDateTime(), nullable=True),
     Column("ended_at", UTCDateTime(), nullable=True),
+    Column("rating_score", Integer, nullable=True),
+    Column("rating_comment", Text, nullable=True),
+    Column("rated_at", UTCDateTime(), nullable=True),
     Index("ix_chats_state_missed_due_at", "state", "missed_due_at"),
+    Index("ix_chats_group_id_state_created_at", "group_id", "state", "created_at"),
 )
 
 chat_participants = Table(
@@ -142,6 +148,9 @@ messages = Table(
     Column("body", Text, nullable=False),
     Column("client_msg_id", String(100), nullable=True),
     _created(),
+    Column("attachment_id", ForeignKey("attachments.id", ondelete="SET NULL"), nullable=True),
+    Column("attachment_type", String(100), nullable=True),
+    Column("attachment_size", Integer, nullable=True),
     UniqueConstraint("chat_id", "seq", name="uq_messages_chat_id_seq"),
     UniqueConstraint("chat_id", "client_msg_id", name="uq_messages_chat_id_client_msg_id"),
 )
@@ -208,4 +217,22 @@ sign_in_states = Table(
     Column("key", String(200), primary_key=True),
     Column("value", Text, nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+attachments = Table(
+    "attachments", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("chat_id", ForeignKey("chats.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    _created(),
+)
+
+# The bytes, in chunks: an upload is written and a download read a chunk at a time.
+attachment_chunks = Table(
+    "attachment_chunks", metadata,
+    Column("attachment_id", ForeignKey("attachments.id", ondelete="CASCADE"), primary_key=True),
+    Column("n", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
 )

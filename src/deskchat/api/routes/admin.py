@@ -1,4 +1,4 @@
-"""Groups, technicians, settings; and the public portal's group list."""
+"""Groups, technicians, settings."""
 
 from __future__ import annotations
 
@@ -27,12 +27,6 @@ from deskchat.services import admin
 router = APIRouter(prefix="/api/v1", tags=["directory and admin"])
 
 
-@router.get("/portal/groups", response_model=Page[GroupOut])
-async def portal_groups(ctx: Ctx) -> dict[str, Any]:
-    """Groups an end user can choose, with how many technicians are online."""
-    return await admin.list_groups(ctx)
-
-
 @router.get("/groups", response_model=Page[GroupOut])
 async def list_groups(caller: Caller, ctx: Ctx, limit: Limit = 50, cursor: str | None = None) -> dict[str, Any]:
     """Groups, newest first."""
@@ -54,8 +48,8 @@ async def get_group(group_id: PathId, caller: Caller, ctx: Ctx) -> dict[str, Any
 
 @router.patch("/groups/{group_id}", response_model=GroupOut)
 async def update_group(group_id: PathId, body: GroupPatch, caller: Caller, ctx: Ctx) -> dict[str, Any]:
-    """Admin: rename or describe a group."""
-    return await admin.update_group(ctx, caller, group_id, changes(body))
+    """Admin: rename or describe a group, or set its opening hours (``business_hours``, null: always open)."""
+    return await admin.update_group(ctx, caller, group_id, changes(body, GroupPatch.nullable))
 
 
 @router.delete("/groups/{group_id}", status_code=204)

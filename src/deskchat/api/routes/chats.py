@@ -17,6 +17,8 @@ from deskchat.api.schemas import (
     NoteOut,
     Page,
     PathId,
+    RatingCreatedOut,
+    RatingIn,
     RequestIn,
     RequestOut,
     Seq,
@@ -114,3 +116,9 @@ async def make_request(chat_id: PathId, caller: Caller, ctx: Ctx, body: RequestI
 async def add_note(chat_id: PathId, body: NoteIn, caller: Caller, ctx: Ctx) -> dict[str, Any]:
     """A note on the chat's request; technicians in the chat see it, never the requester."""
     return await requests.add_chat_note(ctx, caller, chat_id, body.body)
+
+
+@router.post("/{chat_id}/rating", status_code=201, response_model=RatingCreatedOut)
+async def rate(chat_id: PathId, body: RatingIn, caller: Caller, ctx: Ctx) -> dict[str, Any]:
+    """The requester rates an ended chat (1 to 5, an optional comment), once."""
+    return await chats.rate(ctx, caller, chat_id, body.score, body.comment)

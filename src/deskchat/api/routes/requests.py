@@ -13,8 +13,11 @@ from deskchat.services import requests
 router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
 
 
+Source = Literal["live_chat", "missed_chat", "offline_message"]
+
+
 @router.get("", response_model=Page[RequestOut])
-async def list_requests(caller: Caller, ctx: Ctx, source: Literal["live_chat", "missed_chat"] | None = None,
+async def list_requests(caller: Caller, ctx: Ctx, source: Source | None = None,
                         status: Literal["open", "resolved", "closed"] | None = None, limit: Limit = 50,
                         cursor: str | None = None) -> dict[str, Any]:
     """Requests of my groups and assigned to me, newest first."""

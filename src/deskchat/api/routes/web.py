@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 WEB = Path(__file__).resolve().parent.parent.parent / "web"
 PAGES = ("chat", "console", "admin", "requests")
 # connect-src 'self' covers the page's own ws:/wss: origin too (CSP3), so sockets go nowhere else.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; base-uri 'none'; form-action 'self'; object-src 'none'; ")
 router = APIRouter(include_in_schema=False)
 
