@@ -20,7 +20,19 @@ from deskchat import __version__
 from deskchat.api import errors, oidc, ws
 from deskchat.api.body import StrictJSONBody
 from deskchat.api.middleware import BodyLimit, HeadersAndMetrics
-from deskchat.api.routes import admin, attachments, auth, canned, chats, ops, portal, requesters, requests, web
+from deskchat.api.routes import (
+    admin,
+    attachments,
+    auth,
+    canned,
+    chats,
+    ops,
+    portal,
+    requesters,
+    requests,
+    web,
+    webhooks,
+)
 from deskchat.config import Settings, load_settings
 from deskchat.domain.people import Technician
 from deskchat.logging import configure
@@ -29,7 +41,7 @@ from deskchat.realtime import events
 from deskchat.realtime.broker import Broker, make_broker
 from deskchat.realtime.hub import Hub
 from deskchat.services import chats as chat_service
-from deskchat.services import missed, presence, sso
+from deskchat.services import missed, presence, sender, sso
 from deskchat.services import ops as ops_service
 from deskchat.services.auth import ensure_first_admin
 from deskchat.services.context import Context, SqlStore
@@ -69,7 +81,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     store = SqlStore(db)
     namespace = f"{settings.redis_prefix}:{await ops_service.installation_id(store)}"
     broker = make_broker(settings, namespace)
-    ctx = Context(settings, store, broker, _limiter(broker, namespace), secrets.token_hex(8))
+    ctx = Context(settings, store, broker, _limiter(broker, namespace), secrets.token_hex(8),
+                  outbox_wake=asyncio.Event())
     ctx.writer = MessageWriter(ctx)
     hub = Hub(lambda c, a, n: chat_service.fetch_after(ctx, c, a, n),
               lambda t, n: presence.socket_count_changed(ctx, t, n), settings.offline_grace_seconds)
@@ -79,6 +92,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await broker.start(lambda event: hub.handle(events.decode(event)), lambda: _after_broker_outage(ctx, hub))
     await _ensure_first_admin(ctx)
     tasks = [asyncio.create_task(missed.run_sweeper(ctx), name="missed-chat-sweeper"),
+             asyncio.create_task(sender.run_sender(ctx), name="outbox-sender"),
              asyncio.create_task(_every(presence.heartbeat_interval(settings.presence_ttl_seconds),
                                         lambda: presence.heartbeat(ctx, hub.present_technicians())),
                                  name="presence-heartbeat")]
@@ -131,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                      "the WebSocket protocol is described in docs/api.md.")
     app.state.settings = settings
     errors.install(app)
-    for module in (auth, portal, chats, attachments, requests, requesters, canned, admin, ops, web):
+    for module in (auth, portal, chats, attachments, requests, requesters, canned, admin, webhooks, ops, web):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

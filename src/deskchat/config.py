@@ -64,6 +64,18 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     # known requesters
     identity_secret: str | None = Field(default=None, min_length=32)  # HS256 key the company portal signs with
+    # email and webhooks (the outbox)
+    smtp_host: str | None = None  # unset: email is off
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    mail_from: str = "deskchat@localhost"
+    webhook_allow_private: bool = False
+    outbox_retry_seconds: float = Field(default=5.0, gt=0)  # the first retry; later ones follow the schedule
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    outbox_lease_seconds: float = Field(default=60.0, ge=11)  # a claim outlives a send's 10 s timeouts
     # single sign-on (OpenID Connect): on when issuer and client id are set
     public_url: str | None = None  # the server's external base URL, e.g. https://chat.example.com
     oidc_issuer: str | None = None

@@ -8,3 +8,8 @@ HTTP_REQUESTS = Counter("deskchat_http_requests_total", "HTTP requests", ["metho
 HTTP_LATENCY = Histogram("deskchat_http_request_seconds", "HTTP request latency", ["method"])
 WEBSOCKETS = Gauge("deskchat_websockets", "Live WebSocket connections of this process")
 EVENTS = Counter("deskchat_events_delivered_total", "Events routed to this process's sockets")
+OUTBOX_DEPTH = Gauge("deskchat_outbox_pending", "Email and webhook deliveries waiting to be sent (all processes)")
+OUTBOX_OLDEST_SECONDS = Gauge("deskchat_outbox_oldest_pending_seconds",
+                              "Age of the oldest pending email or webhook delivery")
+OUTBOX_DELIVERIES = Counter("deskchat_outbox_deliveries_total", "Delivery attempts of this process, by outcome",
+                            ["kind", "outcome"])

@@ -67,7 +67,8 @@ def test_admin_manages_groups_technicians_canned_messages_and_settings(e2e_serve
         page.get_by_role("button", name="Save Settings").click()
         expect(page.get_by_text("Settings saved.")).to_be_visible()
         settings = api_ok(e2e_server.admin.get("/settings"))
-        assert settings == {"missed_chat_conversion": True, "missed_chat_timeout_seconds": 300}
+        assert settings == {"missed_chat_conversion": True, "missed_chat_timeout_seconds": 300,
+                            "request_forward_email": None}
     finally:
         api_ok(e2e_server.admin.patch("/settings", json={"missed_chat_conversion": False,
                                                           "missed_chat_timeout_seconds": 120}))

@@ -23,6 +23,7 @@ from deskchat.storage.attachments import AttachmentRepository
 from deskchat.storage.canned import CannedRepository
 from deskchat.storage.chats import ChatRepository
 from deskchat.storage.errors import Duplicate
+from deskchat.storage.outbox import OutboxRepository, WebhookRepository
 from deskchat.storage.people import PeopleRepository
 from deskchat.storage.repositories import Repositories
 from deskchat.storage.requests import RequestRepository
@@ -256,6 +257,23 @@ class FakeRequests(_Fake):
         row = self.t.requests.get(request_id)
         return request_of(self.t, row) if row is not None else None
 
+    async def load_requests(self, request_ids: list[int]) -> list[Any]:
+        return [request_of(self.t, self.t.requests[i]) for i in sorted(request_ids) if i in self.t.requests]
+
+
+class FakeOutbox(_Fake):
+    """Mirrors ``storage.outbox.OutboxRepository``: what was written (the sender is not part of these tests)."""
+
+    async def insert_items(self, items: list[dict[str, Any]], now: datetime) -> None:
+        self.t.outbox.extend(items)
+
+
+class FakeWebhooks(_Fake):
+    """Mirrors ``storage.outbox.WebhookRepository``: no endpoints."""
+
+    async def all_webhooks(self) -> list[Any]:
+        return []
+
 
 class _NotFaked(_Fake):
     pass
@@ -272,7 +290,8 @@ class FakeStore:
         return Repositories(cast(ChatRepository, FakeChats(self)), cast(PeopleRepository, FakePeople(self)),
                             cast(RequestRepository, FakeRequests(self)), cast(CannedRepository, _NotFaked(self)),
                             cast(SettingsRepository, _NotFaked(self)), cast(SignInRepository, _NotFaked(self)),
-                            cast(AttachmentRepository, _NotFaked(self)))
+                            cast(AttachmentRepository, _NotFaked(self)), cast(OutboxRepository, FakeOutbox(self)),
+                            cast(WebhookRepository, FakeWebhooks(self)))
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[Repositories]:

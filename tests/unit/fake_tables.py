@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from deskchat.domain.chat import Chat, ChatState, Message
 from deskchat.domain.people import Author, Requester, Role, Status, Technician
@@ -90,6 +91,7 @@ class Tables:
     participants: list[ParticipantRow] = field(default_factory=list)
     messages: list[MessageRow] = field(default_factory=list)
     requests: dict[int, RequestRow] = field(default_factory=dict)
+    outbox: list[dict[str, Any]] = field(default_factory=list)  # deliveries written (kind, event, payload, ...)
     last_ids: dict[str, int] = field(default_factory=dict)
 
     def next_id(self, table: str) -> int:

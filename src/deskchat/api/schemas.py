@@ -154,6 +154,22 @@ class GroupPatch(Patch):
     business_hours: BusinessHoursIn | None = None  # null: always open
 
 
+WebhookUrl = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+EventName = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
+class WebhookIn(In):
+    url: WebhookUrl
+    events: Annotated[list[EventName], Field(min_length=1, max_length=20)]
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class WebhookPatch(Patch):
+    url: Keep[WebhookUrl] = None
+    events: Keep[Annotated[list[EventName], Field(min_length=1, max_length=20)]] = None
+    description: Keep[Annotated[str, StringConstraints(max_length=500)]] = None
+
+
 class OfflineMessageIn(In):
     group_id: Id
     name: Name
@@ -167,7 +183,9 @@ class RatingIn(In):
 
 
 class SettingsPatch(Patch):
+    nullable = frozenset({"request_forward_email"})
     missed_chat_conversion: Keep[bool] = None
+    request_forward_email: Email | None = None  # null: no forwarding
     missed_chat_timeout_seconds: Keep[Annotated[int, Field(ge=10, le=86_400)]] = None
 
 
@@ -358,6 +376,7 @@ class CannedOut(Out):
 class SettingsOut(Out):
     missed_chat_conversion: bool
     missed_chat_timeout_seconds: int
+    request_forward_email: str | None
 
 
 class StartChatOut(Out):

@@ -97,3 +97,7 @@ class ProviderUnavailable(DomainError):
 
 class GroupClosed(DomainError):
     code, status, title = "group_closed", 409, "Group closed"
+
+
+class EmailDisabled(DomainError):
+    code, status, title = "email_disabled", 409, "Email disabled"

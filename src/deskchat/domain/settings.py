@@ -13,6 +13,7 @@ class DeskSettings:
 
     missed_chat_conversion: bool = False
     missed_chat_timeout_seconds: int = 120
+    request_forward_email: str | None = None  # every new request is mailed there (an ITSM's mail-in address)
 
     @property
     def missed_after_seconds(self) -> int | None:

@@ -211,6 +211,8 @@ async def update_settings(ctx: Context, principal: Principal | None, changes: di
     if timeout is not None and not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]:
         raise ValidationFailed("The timeout must be 10 to 86400 seconds.",
                                errors={"missed_chat_timeout_seconds": "10 to 86400"})
+    if changes.get("request_forward_email") is not None:
+        changes = {**changes, "request_forward_email": str(changes["request_forward_email"]).lower()}
     async with unit_of_work(ctx) as uow:
         await uow.settings.save_settings(changes)
         config = await uow.settings.load_settings()

@@ -74,6 +74,7 @@ async def start_chat(ctx: Context, *, group_id: int, name: str | None, email: st
                                    body=message, now=uow.now, client_msg_id=client_msg_id)
         chat = await common.load_chat(uow.repos, chat_id)
         view = await queue.view(uow.repos, chat, uow.now)
+        uow.announce("chat.started", view)
         uow.emit(AlertFrame(data=view), Recipients(technicians=await common.online_group_members(ctx, uow, group_id)))
     return {"chat": view, "visitor_token": token}
 
@@ -110,6 +111,7 @@ async def pick_up(ctx: Context, principal: Principal, chat_id: int) -> dict[str,
         common.emit_chat(uow, chat)
         await common.emit_alert_cleared(uow, chat, "picked_up")
         await queue.moved_up(uow, chat.group_id, chat)
+        uow.announce("chat.picked_up", chat_view(chat))
     return chat_view(chat)
 
 
@@ -169,6 +171,7 @@ async def end_chat(ctx: Context, principal: Principal, chat_id: int) -> dict[str
             await queue.moved_up(uow, chat.group_id, chat)
         if chat.request_id is not None:
             await add_transcript_note(uow, chat)
+        uow.announce("chat.ended", chat_view(chat))
     return chat_view(chat)
 
 
@@ -184,6 +187,7 @@ async def rate(ctx: Context, principal: Principal, chat_id: int, score: int, com
         audience = Recipients(technicians=sorted({*chat.participant_ids, *chat.former_participant_ids}),
                               requesters=[chat.requester.id])
         uow.emit(ChatFrame(data=chat_view(chat)), audience)
+        uow.announce("rating.created", chat_view(chat))
     return {"score": score, "comment": comment, "created_at": chat.rating.created_at.isoformat()}
 
 

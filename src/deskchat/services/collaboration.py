@@ -61,4 +61,5 @@ async def transfer(ctx: Context, principal: Principal, chat_id: int, technician_
         left = [previous] if previous is not None else []
         await common.record_system(uow, chat, open_only=True, extra=left)
         common.emit_chat(uow, chat, extra=left)
+        uow.announce("chat.transferred", chat_view(chat))
     return chat_view(chat)

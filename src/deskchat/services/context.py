@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from deskchat.config import Settings
+from deskchat.domain.outbox import Announcement, Mail
 from deskchat.ratelimit import RateLimiter
 from deskchat.realtime.broker import Broker
 from deskchat.realtime.events import AnyControl, AnyFrame, Delivery, Envelope, Recipients, encode_text
+from deskchat.services import outbox
 from deskchat.services.gate import PasswordGate
 from deskchat.storage.attachments import AttachmentRepository
 from deskchat.storage.canned import CannedRepository
@@ -74,6 +77,7 @@ class Context:
     process_id: str
     clock: Callable[[], datetime] = utcnow
     writer: MessageWriter | None = None  # this process's group-commit message writer (built at start)
+    outbox_wake: asyncio.Event | None = None  # wakes this process's outbox sender after a commit wrote to it
     password_gate: PasswordGate = field(init=False)  # this process's turns for argon2
 
     def __post_init__(self) -> None:
@@ -88,6 +92,16 @@ class UnitOfWork:
     repos: Repositories
     now: datetime
     events: list[Envelope] = field(default_factory=list)
+    announcements: list[Announcement] = field(default_factory=list)
+    mails: list[Mail] = field(default_factory=list)
+
+    def announce(self, event: str, data: dict[str, Any]) -> None:
+        """Tell the webhooks (and the emails that follow from it) of ``event``, in this transaction's outbox."""
+        self.announcements.append(Announcement(event, data))
+
+    def mail(self, mail: Mail) -> None:
+        """Send an email, from this transaction's outbox."""
+        self.mails.append(mail)
 
     def emit(self, frame: AnyFrame, to: Recipients) -> None:
         """Send ``frame`` after commit to exactly these recipients."""
@@ -140,8 +154,11 @@ async def unit_of_work(ctx: Context) -> AsyncIterator[UnitOfWork]:
     async with ctx.store.write() as repos:
         uow = UnitOfWork(repos, ctx.clock())
         yield uow
+        wrote = await outbox.write(ctx, uow)  # in the same transaction: committed with the change, or not at all
     for event in uow.events:
         await ctx.broker.publish(encode_text(event))
+    if wrote and ctx.outbox_wake is not None:
+        ctx.outbox_wake.set()
 
 
 @contextlib.asynccontextmanager

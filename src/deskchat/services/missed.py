@@ -10,6 +10,7 @@ from deskchat.domain import request as rules
 from deskchat.realtime.events import AlertClearedFrame, Recipients
 from deskchat.services import common, queue
 from deskchat.services.context import Context, reading, unit_of_work
+from deskchat.services.views import chat_view, request_view
 
 log = structlog.get_logger()
 BATCH = 500
@@ -33,8 +34,12 @@ async def expire_due(ctx: Context, chat_ids: list[int]) -> int:
             chat.miss(uow.now, request_id)
         await common.record_system_many(uow, due)
         members = await uow.people.members_of_groups({c.group_id for c in due})
+        created = {r.id: r for r in await uow.requests.load_requests(request_ids)}
         for chat in due:
             common.emit_chat(uow, chat)
+            uow.announce("chat.missed", chat_view(chat))
+            if chat.request_id in created:
+                uow.announce("request.created", request_view(created[chat.request_id]))
             uow.emit(AlertClearedFrame(chat_id=chat.id, reason="missed"),
                      Recipients(technicians=members.get(chat.group_id, [])))
         for group_id in sorted({c.group_id for c in due}):

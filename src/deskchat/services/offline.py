@@ -39,6 +39,7 @@ async def leave_message(ctx: Context, *, group_id: int, name: str, email: str, m
             requester_id=requester.id, group_id=group.id, technician_id=None, chat_id=None, now=uow.now)
         stored = await uow.requests.load_request(request_id)
         assert stored is not None
+        uow.announce("request.created", request_view(stored))
         uow.emit(OfflineMessageFrame(data=request_view(stored)),
                  Recipients(technicians=await common.online_group_members(ctx, uow, group.id)))
     log.info("offline_message", request_id=request_id, group_id=group_id)

@@ -73,7 +73,8 @@ async def _link_new_request(ctx: Context, tech: Technician, chat_id: int, subjec
         await common.record_system(uow, chat)
         common.emit_chat(uow, chat)
         created = await uow.requests.load_request(request_id)
-    assert created is not None
+        assert created is not None
+        uow.announce("request.created", request_view(created))
     return request_view(created)
 
 
@@ -83,6 +84,7 @@ async def add_transcript_note(uow: UnitOfWork, chat: Chat) -> None:
     body = "Chat transcript:\n" + rules.format_transcript(await _timeline(uow.repos, chat.id))
     note = await uow.requests.insert_note(chat.request_id, SYSTEM, body, uow.now)
     uow.emit(NoteFrame(chat_id=chat.id, data=note_view(note)), Recipients(technicians=chat.participant_ids))
+    uow.announce("note.created", note_view(note))
 
 
 async def add_chat_note(ctx: Context, principal: Principal, chat_id: int, body: str) -> dict[str, Any]:
@@ -96,6 +98,7 @@ async def add_chat_note(ctx: Context, principal: Principal, chat_id: int, body: 
             raise NoLinkedRequest("Convert the chat to a request before adding notes.")
         note = note_view(await uow.requests.insert_note(chat.request_id, Author.of(tech), body, uow.now))
         uow.emit(NoteFrame(chat_id=chat.id, data=note), Recipients(technicians=chat.participant_ids))
+        uow.announce("note.created", note)
     return note
 
 
@@ -167,7 +170,8 @@ async def update_request(ctx: Context, principal: Principal, request_id: int,
         if values:
             await uow.requests.update_request(request_id, {**values, "updated_at": uow.now})
         updated = await uow.requests.load_request(request_id)
-    assert updated is not None
+        assert updated is not None
+        uow.announce("request.updated", request_view(updated))
     return request_view(updated)
 
 
@@ -189,6 +193,7 @@ async def add_request_note(ctx: Context, principal: Principal, request_id: int, 
     async with unit_of_work(ctx) as uow:
         found = await _visible_request(uow.repos, tech, request_id)
         note = note_view(await uow.requests.insert_note(request_id, Author.of(tech), body, uow.now))
+        uow.announce("note.created", note)
         if found.chat_id is not None:
             chat = await common.load_chat(uow.repos, found.chat_id)
             uow.emit(NoteFrame(chat_id=chat.id, data=note), Recipients(technicians=chat.participant_ids))

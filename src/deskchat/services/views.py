@@ -110,7 +110,8 @@ def note_view(note: Note) -> dict[str, Any]:
 def settings_view(settings: DeskSettings) -> dict[str, Any]:
     """The admin settings as API.md shows them."""
     return {"missed_chat_conversion": settings.missed_chat_conversion,
-            "missed_chat_timeout_seconds": settings.missed_chat_timeout_seconds}
+            "missed_chat_timeout_seconds": settings.missed_chat_timeout_seconds,
+            "request_forward_email": settings.request_forward_email}
 
 
 def page(items: list[dict[str, Any]], limit: int, key: str = "id") -> dict[str, Any]:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from deskchat.storage.attachments import AttachmentRepository
 from deskchat.storage.canned import CannedRepository
 from deskchat.storage.chats import ChatRepository
+from deskchat.storage.outbox import OutboxRepository, WebhookRepository
 from deskchat.storage.people import PeopleRepository
 from deskchat.storage.requests import RequestRepository
 from deskchat.storage.settings import SettingsRepository
@@ -26,10 +27,12 @@ class Repositories:
     settings: SettingsRepository
     sign_ins: SignInRepository
     attachments: AttachmentRepository
+    outbox: OutboxRepository
+    webhooks: WebhookRepository
 
     @staticmethod
     def on(conn: AsyncConnection) -> Repositories:
         """The repositories of the transaction that ``conn`` is in."""
         return Repositories(ChatRepository(conn), PeopleRepository(conn), RequestRepository(conn),
                             CannedRepository(conn), SettingsRepository(conn), SignInRepository(conn),
-                            AttachmentRepository(conn))
+                            AttachmentRepository(conn), OutboxRepository(conn), WebhookRepository(conn))

@@ -75,6 +75,13 @@ class RequestRepository:
         row = (await self._conn.execute(_query().where(requests.c.id == request_id))).first()
         return _request(row) if row else None
 
+    async def load_requests(self, request_ids: list[int]) -> list[Request]:
+        """Several requests, in id order."""
+        if not request_ids:
+            return []
+        rows = await self._conn.execute(_query().where(requests.c.id.in_(request_ids)).order_by(requests.c.id))
+        return [_request(r) for r in rows]
+
     async def list_requests(self, where: list[Any], limit: int) -> list[Request]:
         """Requests matching every condition, newest first."""
         rows = await self._conn.execute(_query().where(*where).order_by(requests.c.id.desc()).limit(limit))

@@ -20,7 +20,8 @@ class SettingsRepository:
     async def load_settings(self) -> DeskSettings:
         """The desk's settings."""
         row = (await self._conn.execute(select(settings).where(settings.c.id == 1))).one()
-        return DeskSettings(bool(row.missed_chat_conversion), int(row.missed_chat_timeout_seconds))
+        return DeskSettings(bool(row.missed_chat_conversion), int(row.missed_chat_timeout_seconds),
+                            row.request_forward_email)
 
     async def save_settings(self, values: dict[str, Any]) -> None:
         """Change settings fields (none given: nothing to do; an UPDATE without SET is not SQL)."""

@@ -201,6 +201,7 @@ settings = Table(
     Column("missed_chat_conversion", Boolean, nullable=False),
     Column("missed_chat_timeout_seconds", Integer, nullable=False),
     Column("installation_id", String(32), nullable=True),
+    Column("request_forward_email", String(254), nullable=True),  # the ITSM's mail-in address
 )
 
 presence = Table(
@@ -235,4 +236,35 @@ attachment_chunks = Table(
     Column("attachment_id", ForeignKey("attachments.id", ondelete="CASCADE"), primary_key=True),
     Column("n", Integer, primary_key=True),
     Column("data", LargeBinary, nullable=False),
+)
+
+webhooks = Table(
+    "webhooks", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("events", Text, nullable=False),  # JSON list of event names
+    Column("description", String(500), nullable=False),
+    Column("secret", String(100), nullable=False),  # whsec_<base64>: the key deliveries are signed with
+    _created(),
+)
+
+# Every email and webhook delivery to make: written in the transaction of the change that causes it,
+# sent after commit by whichever process claims it (claim = a guarded UPDATE of next_attempt_at and claim).
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(10), nullable=False),  # email | webhook
+    Column("event", String(40), nullable=False),
+    Column("event_id", String(64), nullable=False),  # the webhook-id (kept by every retry)
+    Column("webhook_id", ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=True, index=True),
+    Column("payload", Text, nullable=False),
+    Column("status", String(10), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("claim", String(32), nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    _created(),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
 )

@@ -97,4 +97,4 @@ async def get_settings(caller: Caller, ctx: Ctx) -> dict[str, Any]:
 @router.patch("/settings", response_model=SettingsOut)
 async def update_settings(body: SettingsPatch, caller: Caller, ctx: Ctx) -> dict[str, Any]:
     """Admin: missed-chat conversion and its timeout."""
-    return await admin.update_settings(ctx, caller, changes(body))
+    return await admin.update_settings(ctx, caller, changes(body, SettingsPatch.nullable))

@@ -27,7 +27,7 @@ from deskchat.api.schemas import (
     TechnicianRef,
     TransferIn,
 )
-from deskchat.services import chats, collaboration, requests
+from deskchat.services import chats, collaboration, requests, transcripts
 
 router = APIRouter(prefix="/api/v1/chats", tags=["chats"])
 State = Literal["waiting", "active", "ended", "missed"]
@@ -122,3 +122,10 @@ async def add_note(chat_id: PathId, body: NoteIn, caller: Caller, ctx: Ctx) -> d
 async def rate(chat_id: PathId, body: RatingIn, caller: Caller, ctx: Ctx) -> dict[str, Any]:
     """The requester rates an ended chat (1 to 5, an optional comment), once."""
     return await chats.rate(ctx, caller, chat_id, body.score, body.comment)
+
+
+@router.post("/{chat_id}/transcript-email", status_code=202)
+async def email_transcript(chat_id: PathId, caller: Caller, ctx: Ctx) -> Response:
+    """Email Transcript: the whole conversation to the requester's email (sent from the outbox)."""
+    await transcripts.email_transcript(ctx, caller, chat_id)
+    return Response(status_code=202)
