@@ -1,6 +1,7 @@
 // Admin pages (/admin): groups, technicians, canned messages, settings.
 import { createApi, fetchAll } from "./lib/api.js";
 import { signIn } from "./lib/auth.js";
+import { hoursSummary, readHours, setupHoursForm, showHours, showHoursErrors } from "./admin/hours.js";
 import { byId, createNotifier, el, linkify, replaceChildren } from "./lib/dom.js";
 
 const api = createApi();
@@ -51,6 +52,7 @@ async function loadGroups() {
       el("td", { className: "strong" }, g.name),
       el("td", {}, g.description || ""),
       el("td", {}, String(g.online_technicians ?? 0)),
+      el("td", { className: "small" }, hoursSummary(g.business_hours)),
       el(
         "td",
         { className: "row-actions" },
@@ -59,7 +61,7 @@ async function loadGroups() {
       ),
     ),
   );
-  replaceChildren(byId("groups-rows"), rows.length ? rows : emptyRow(4, "No groups yet."));
+  replaceChildren(byId("groups-rows"), rows.length ? rows : emptyRow(5, "No groups yet."));
   fillGroupChoices();
 }
 
@@ -72,6 +74,7 @@ function editGroup(group) {
   byId("group-form-title").textContent = `Edit group “${group.name}”`;
   byId("group-name").value = group.name;
   byId("group-description").value = group.description || "";
+  showHours(group.business_hours || null);
   byId("group-submit").textContent = "Save Group";
   byId("group-cancel").hidden = false;
   byId("group-name").focus();
@@ -80,6 +83,7 @@ function editGroup(group) {
 function resetGroupForm() {
   editing.group = null;
   byId("group-form").reset();
+  showHours(null);
   byId("group-form-title").textContent = "Add a group";
   byId("group-submit").textContent = "Add Group";
   byId("group-cancel").hidden = true;
@@ -87,15 +91,42 @@ function resetGroupForm() {
 
 async function saveGroup(event) {
   event.preventDefault();
+  const hours = readHours();
+  if (!hours.ok) {
+    notify("Please correct the business hours.");
+    byId("group-form").querySelector("[aria-invalid=true]")?.focus();
+    return;
+  }
   const body = { name: byId("group-name").value.trim(), description: byId("group-description").value.trim() };
   const group = editing.group;
-  const ok = await guarded(
-    () => (group ? api.patch(`/groups/${group.id}`, body) : api.post("/groups", body)),
-    group ? "Group saved." : "Group added.",
-  );
-  if (ok) {
-    resetGroupForm();
-    await loadGroups();
+  // Business hours go with a PATCH, and only when they changed (a new group: right after creating it).
+  const hoursChanged = JSON.stringify(hours.hours) !== JSON.stringify(group?.business_hours ?? null);
+  if (group && hoursChanged) body.business_hours = hours.hours;
+  let saved = group;
+  try {
+    saved = group ? await api.patch(`/groups/${group.id}`, body) : await api.post("/groups", body);
+    if (!group && hoursChanged) saved = await api.patch(`/groups/${saved.id}`, { business_hours: hours.hours });
+  } catch (err) {
+    groupError(err, saved);
+    return;
+  }
+  notify(group ? "Group saved." : "Group added.", { kind: "ok" });
+  resetGroupForm();
+  await guarded(loadGroups);
+}
+
+/** A refused save: field errors of the hours beside their fields, the rest in the notice. */
+function groupError(err, saved) {
+  const { rest, first } = showHoursErrors(err.problem?.errors);
+  notify(rest ? `${err.message} (${rest})` : err.message);
+  first?.focus();
+  if (saved && !editing.group) {
+    // The group was created and only its hours were refused: go on editing it.
+    editing.group = saved;
+    byId("group-form-title").textContent = `Edit group “${saved.name}”`;
+    byId("group-submit").textContent = "Save Group";
+    byId("group-cancel").hidden = false;
+    guarded(loadGroups);
   }
 }
 
@@ -350,6 +381,7 @@ function bind() {
   window.addEventListener("hashchange", showSection);
   byId("group-form").addEventListener("submit", saveGroup);
   byId("group-cancel").addEventListener("click", resetGroupForm);
+  setupHoursForm();
   byId("tech-form").addEventListener("submit", saveTech);
   byId("tech-cancel").addEventListener("click", resetTechForm);
   byId("canned-form").addEventListener("submit", saveCanned);

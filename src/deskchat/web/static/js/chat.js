@@ -1,5 +1,6 @@
 // End-user chat page (/chat, also inside the widget iframe with ?embed=1).
 import { createApi, fetchMessagesAfter, query } from "./lib/api.js";
+import { AttachmentStore, Uploader } from "./lib/attachments.js";
 import { byId, createNotifier, el, formatDateTime, formatDuration, randomId, replaceChildren, secondsSince } from "./lib/dom.js";
 import { downloadText, renderMessage, transcriptText } from "./lib/messages.js";
 import { openStorage } from "./lib/storage.js";
@@ -32,6 +33,10 @@ const state = {
   requester: null, // a verified requester: {token, id, name, email}; their token stays after End Chat
   // (token is null for single sign-on: the HttpOnly session cookie says who they are)
   hostIdentity: false, // signed in by the host page's identity token (the host signs out, not us)
+  files: null, // AttachmentStore of the open conversation (object URLs, revoked when it closes)
+  uploader: null,
+  score: 0, // the rating chosen, before Send Rating
+  composerSpot: null, // stands in for the composer while the offline form is on the page
 };
 
 const api = createApi({ bearer: () => state.token });
@@ -41,6 +46,12 @@ const ui = {
   startButton: byId("start-button"),
   group: byId("group"),
   groupHint: byId("group-hint"),
+  closedHint: byId("closed-hint"),
+  unavailable: byId("unavailable"),
+  chatFields: byId("chat-fields"),
+  offlineSlot: byId("offline-slot"),
+  offlineSent: byId("offline-sent"),
+  offlineSentText: byId("offline-sent-text"),
   name: byId("name"),
   email: byId("email"),
   identityFields: byId("identity-fields"),
@@ -55,13 +66,20 @@ const ui = {
   chat: byId("chat-view"),
   waiting: byId("waiting"),
   waited: byId("waited"),
+  queuePosition: byId("queue-position"),
+  queueEstimate: byId("queue-estimate"),
   timeline: byId("timeline"),
   typing: byId("typing"),
   ended: byId("ended"),
   endedTitle: byId("ended-title"),
   endedText: byId("ended-text"),
+  ratingForm: byId("rating-form"),
+  ratingComment: byId("rating-comment"),
+  ratingSubmit: byId("rating-submit"),
+  ratingDone: byId("rating-done"),
   composer: byId("composer"),
   message: byId("message"),
+  uploads: byId("uploads"),
   endChat: byId("end-chat"),
   save: byId("save-transcript"),
   newChat: byId("new-chat"),
@@ -302,6 +320,8 @@ function showMyChats() {
 async function showStart() {
   ui.chat.hidden = true;
   ui.start.hidden = false;
+  ui.startForm.hidden = false;
+  ui.offlineSent.hidden = true;
   ui.headerStatus.textContent = "Live chat with our technicians";
   const verified = Boolean(state.requester);
   ui.identityFields.hidden = verified;
@@ -337,7 +357,7 @@ async function loadGroups() {
   const options = [el("option", { value: "" }, groups.length ? "Choose a group" : "No groups available")];
   for (const group of groups) {
     const online = group.online_technicians || 0;
-    const availability = online > 0 ? `${online} online` : "nobody online";
+    const availability = !availabilityOf(group).open ? "closed now" : online > 0 ? `${online} online` : "nobody online";
     options.push(el("option", { value: String(group.id) }, `${group.name} — ${availability}`));
   }
   replaceChildren(ui.group, options);
@@ -347,9 +367,107 @@ async function loadGroups() {
   groupHint();
 }
 
+/** {open, available} of a portal group (a server without opening hours sends neither: online decides). */
+function availabilityOf(group) {
+  const open = group.open_now !== false;
+  const available = typeof group.available === "boolean" ? group.available : open && (group.online_technicians || 0) > 0;
+  return { open, available };
+}
+
+/**
+ * What the chosen group offers: a chat (available), a chat that waits and the offline form (open,
+ * nobody online), or only the offline form (closed now).
+ */
 function groupHint() {
   const group = state.groups.find((g) => String(g.id) === ui.group.value);
-  ui.groupHint.hidden = !group || (group.online_technicians || 0) > 0;
+  const { open, available } = group ? availabilityOf(group) : { open: true, available: true };
+  ui.unavailable.hidden = available;
+  ui.groupHint.hidden = available || !open;
+  ui.closedHint.hidden = open;
+  ui.chatFields.hidden = !open;
+  if (available) ui.group.removeAttribute("aria-describedby");
+  else ui.group.setAttribute("aria-describedby", "unavailable");
+  // A message being written stays, even if a technician came online meanwhile.
+  const writing = Boolean(document.getElementById("offline-message")?.value.trim());
+  showOffline(!available || writing, { only: !open });
+}
+
+// ---- offline messages -------------------------------------------------------------
+
+/**
+ * Show or take away the offline form. Its Message field and the composer's are never on the page
+ * together (one field per label): the composer waits outside the page meanwhile.
+ */
+function showOffline(show, { only = false } = {}) {
+  const shown = Boolean(document.getElementById("offline"));
+  if (show && !shown) {
+    ui.offlineSlot.append(byId("offline-template").content.cloneNode(true));
+    state.composerSpot = document.createComment("composer");
+    ui.composer.replaceWith(state.composerSpot);
+  } else if (!show && shown) {
+    replaceChildren(ui.offlineSlot);
+    state.composerSpot?.replaceWith(ui.composer);
+    state.composerSpot = null;
+  }
+  if (!show) return;
+  byId("offline-title").textContent = only ? "Leave a message" : "Or leave a message";
+  byId("offline-button").classList.toggle("primary", only);
+}
+
+function offlineInvalidField(field) {
+  if (!ui.group.value) return [ui.group, "Please choose a group."];
+  if (!state.requester) {
+    if (!ui.name.value.trim()) return [ui.name, "Please enter your name."];
+    if (!ui.email.value.trim() || !ui.email.checkValidity()) return [ui.email, "Please enter a valid email address."];
+  }
+  if (!field.value.trim()) return [field, "Please write your message."];
+  return null;
+}
+
+async function leaveMessage() {
+  const field = byId("offline-message");
+  const invalid = offlineInvalidField(field);
+  if (invalid) {
+    invalid[0].focus();
+    notify(invalid[1]);
+    return;
+  }
+  const button = byId("offline-button");
+  button.disabled = true;
+  // The API takes a name and an email from everyone; a verified requester's are the ones we know.
+  const requester = state.requester;
+  const payload = {
+    group_id: Number(ui.group.value),
+    name: requester ? requester.name || requester.email : ui.name.value.trim(),
+    email: requester ? requester.email : ui.email.value.trim(),
+    message: field.value.trim(),
+  };
+  try {
+    const result = await api.post("/portal/offline-messages", payload);
+    notify("");
+    field.value = "";
+    showOfflineSent(result.request_id);
+  } catch (err) {
+    notify(fieldErrors(err) || err.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function showOfflineSent(requestId) {
+  ui.startForm.hidden = true;
+  ui.offlineSent.hidden = false;
+  ui.offlineSentText.textContent = requestId
+    ? `Thanks — we received your message as request #${requestId}; a technician will reply by email.`
+    : "Thanks — we received your message; a technician will reply by email.";
+  ui.offlineSent.focus();
+}
+
+function offlineAgain() {
+  ui.offlineSent.hidden = true;
+  ui.startForm.hidden = false;
+  loadGroups();
+  ui.group.focus();
 }
 
 function firstInvalidField() {
@@ -362,8 +480,14 @@ function firstInvalidField() {
   return null;
 }
 
-async function startChat(event) {
+/** The start form's submit: Start Chat, or Leave a Message (always, when the group is closed now). */
+function submitStart(event) {
   event.preventDefault();
+  if (event.submitter?.dataset.action === "offline" || ui.chatFields.hidden) leaveMessage();
+  else startChat();
+}
+
+async function startChat() {
   const invalid = firstInvalidField();
   if (invalid) {
     invalid[0].focus();
@@ -392,6 +516,7 @@ async function startChat(event) {
     enterChat(result.chat);
   } catch (err) {
     notify(fieldErrors(err) || err.message);
+    if (err.type === "group_closed") loadGroups(); // closed meanwhile: the offline form shows
   } finally {
     ui.startButton.disabled = false;
   }
@@ -400,7 +525,8 @@ async function startChat(event) {
 function fieldErrors(err) {
   const errors = err.problem?.errors;
   if (!errors || typeof errors !== "object") return null;
-  const labels = { group_id: "Group", name: "Name", email: "Email", message: "Question" };
+  const message = document.getElementById("offline") ? "Message" : "Question";
+  const labels = { group_id: "Group", name: "Name", email: "Email", message };
   return Object.entries(errors)
     .map(([field, text]) => `${labels[field] || field}: ${text}`)
     .join(" ");
@@ -410,6 +536,10 @@ function fieldErrors(err) {
 
 function enterChat(chat, { remember = true } = {}) {
   clearInterval(state.groupsTimer);
+  showOffline(false);
+  state.files?.clear();
+  state.files = new AttachmentStore({ token: () => state.token });
+  state.score = 0;
   state.chat = chat;
   state.messages = [];
   state.keep = remember; // a finished chat opened from My Chats is only looked at
@@ -474,8 +604,14 @@ function showMessage(message, { live = false } = {}) {
     if (!known) refreshHeader();
   }
   const nearBottom = ui.timeline.scrollHeight - ui.timeline.scrollTop - ui.timeline.clientHeight < 120;
-  ui.timeline.append(renderMessage(message, { kind: "requester" }));
-  if (nearBottom || message.author?.kind === "requester") ui.timeline.scrollTop = ui.timeline.scrollHeight;
+  const item = renderMessage(message, { kind: "requester" }, { files: state.files, onError: notify });
+  ui.timeline.append(item);
+  const stick = nearBottom || message.author?.kind === "requester";
+  if (stick) ui.timeline.scrollTop = ui.timeline.scrollHeight;
+  // A thumbnail grows once its bytes are there: stay at the bottom if we were.
+  item.querySelector("img")?.addEventListener("load", () => {
+    if (stick) ui.timeline.scrollTop = ui.timeline.scrollHeight;
+  });
   store();
   if (message.event === "missed" && state.chat?.state === "missed") showEnded();
   else if (message.event) refreshHeader();
@@ -487,6 +623,7 @@ function applyChat(chat) {
   refreshHeader();
   const waiting = chat.state === "waiting";
   ui.waiting.hidden = !waiting;
+  showQueue(chat);
   clearInterval(state.waitTimer);
   if (waiting) {
     const tick = () => {
@@ -499,6 +636,21 @@ function applyChat(chat) {
     if (!wasFinal) finish();
     showEnded();
   }
+}
+
+/** "You are number 2 in the queue", "Estimated wait: about 3 min" (from the chat's queue fields). */
+function showQueue(chat) {
+  const waiting = chat.state === "waiting";
+  const position = chat.queue_position;
+  const estimate = chat.estimated_wait_seconds;
+  ui.queuePosition.textContent = waiting && Number.isInteger(position) ? `You are number ${position} in the queue` : "";
+  ui.queueEstimate.textContent =
+    waiting && typeof estimate === "number" ? `Estimated wait: ${waitEstimate(estimate)}` : "";
+}
+
+function waitEstimate(seconds) {
+  if (seconds < 60) return "less than a minute";
+  return `about ${Math.round(seconds / 60)} min`;
 }
 
 function refreshHeader() {
@@ -553,8 +705,60 @@ function showEnded() {
       ? `Your conversation is recorded as request #${chat.request_id}. Thank you for contacting the service desk.`
       : "Thank you for contacting the service desk. You can save a copy of this conversation.";
   }
+  showRating();
   ui.waiting.hidden = true;
   ui.timeline.scrollTop = ui.timeline.scrollHeight;
+}
+
+// ---- rating ----------------------------------------------------------------------
+
+/** After the end (not a missed chat): How did we do?, once; a rated chat shows its rating. */
+function showRating() {
+  const chat = state.chat;
+  const ended = chat?.state === "ended";
+  const rating = chat?.rating;
+  ui.ratingForm.hidden = !ended || Boolean(rating);
+  ui.ratingDone.hidden = !ended || !rating;
+  if (rating) ui.ratingDone.textContent = `You rated this chat ${rating.score}/5. Thank you for your feedback!`;
+  if (!ui.ratingForm.hidden) chooseScore(state.score);
+}
+
+function chooseScore(score) {
+  state.score = score;
+  for (const button of ui.ratingForm.querySelectorAll(".rating__score")) {
+    const value = Number(button.dataset.score);
+    button.setAttribute("aria-pressed", String(value === score));
+    button.classList.toggle("is-filled", value <= score);
+  }
+}
+
+async function sendRating(event) {
+  event.preventDefault();
+  const chat = state.chat;
+  if (!chat) return;
+  if (!state.score) {
+    notify("Please choose a rating from 1 to 5.");
+    ui.ratingForm.querySelector(".rating__score")?.focus();
+    return;
+  }
+  const body = { score: state.score };
+  const comment = ui.ratingComment.value.trim();
+  if (comment) body.comment = comment;
+  ui.ratingSubmit.disabled = true;
+  try {
+    const rating = await api.post(`/chats/${chat.id}/rating`, body);
+    if (state.chat !== chat) return;
+    ui.ratingComment.value = "";
+    state.chat = { ...chat, rating: { score: rating?.score ?? body.score, comment: rating?.comment ?? comment } };
+    notify("");
+    showRating();
+    ui.ratingDone.focus();
+  } catch (err) {
+    notify(err.message);
+    if (err.type === "invalid_state") refreshChat();
+  } finally {
+    ui.ratingSubmit.disabled = false;
+  }
 }
 
 // ---- typing --------------------------------------------------------------------
@@ -646,10 +850,17 @@ function closeChat() {
   state.messages = [];
   state.token = state.requester?.token || null;
   state.names.clear();
+  state.files?.clear();
+  state.files = null;
+  state.score = 0;
+  state.uploader?.reset();
   clearTyping();
   clearInterval(state.waitTimer);
   replaceChildren(ui.timeline);
   ui.ended.hidden = true;
+  ui.ratingForm.hidden = true;
+  ui.ratingDone.hidden = true;
+  ui.ratingComment.value = "";
   ui.waiting.hidden = true;
   ui.composer.hidden = false;
   ui.endChat.hidden = false;
@@ -697,7 +908,24 @@ async function resume(stored) {
 
 async function boot() {
   if (new URLSearchParams(location.search).get("embed") === "1") document.body.classList.add("embed");
-  ui.startForm.addEventListener("submit", startChat);
+  ui.startForm.addEventListener("submit", submitStart);
+  byId("offline-again").addEventListener("click", offlineAgain);
+  ui.ratingForm.addEventListener("submit", sendRating);
+  for (const button of ui.ratingForm.querySelectorAll(".rating__score")) {
+    button.addEventListener("click", () => chooseScore(Number(button.dataset.score)));
+  }
+  state.uploader = new Uploader(
+    {
+      token: () => state.token,
+      chatId: () => state.chat?.id ?? null,
+      canUpload: () => Boolean(state.chat) && !FINAL_STATES.has(state.chat.state),
+      onMessage: (message) => {
+        if (message?.chat_id === state.chat?.id) state.timeline?.accept(message);
+      },
+      notify,
+    },
+    { button: byId("attach"), input: byId("attach-input"), pasteTarget: ui.message, dropTarget: ui.chat, list: ui.uploads },
+  );
   ui.group.addEventListener("change", groupHint);
   ui.composer.addEventListener("submit", sendMessage);
   ui.message.addEventListener("keydown", composerKeys);

@@ -4,7 +4,9 @@ import { ChatActions } from "./console/actions.js";
 import { Canned } from "./console/canned.js";
 import { Composer } from "./console/composer.js";
 import { Details } from "./console/details.js";
+import { OfflineNotices } from "./console/offline.js";
 import { createApi, fetchAll, fetchMessagesAfter, query } from "./lib/api.js";
+import { AttachmentStore, Uploader } from "./lib/attachments.js";
 import { signIn } from "./lib/auth.js";
 import { byId, createNotifier, el, formatTime, replaceChildren } from "./lib/dom.js";
 import { isOwn, renderMessage } from "./lib/messages.js";
@@ -48,6 +50,7 @@ const ui = {
   message: byId("message"),
   send: byId("send"),
   cannedOpen: byId("canned-open"),
+  attach: byId("attach"),
   convert: byId("convert"),
   addRequest: byId("add-request"),
   more: byId("more"),
@@ -58,6 +61,7 @@ let alerts;
 let canned;
 let details;
 let composer;
+let offline;
 
 const groupName = (id) => state.groups.get(id)?.name || (id ? `Group ${id}` : "No group");
 const techName = (id) => state.techs.get(id)?.name || (id === state.me?.id ? state.me.name : `Technician ${id}`);
@@ -95,6 +99,7 @@ function addView(chat, { fill = true } = {}) {
     draft: "",
     typing: "",
     typingTimer: null,
+    files: new AttachmentStore(), // cookie authentication: no bearer
   };
   view.timeline = new SeqTimeline({
     fetchAfter: (seq) => fetchMessagesAfter(api, chat.id, seq),
@@ -137,9 +142,15 @@ function showMessage(view, message, live) {
   const selected = state.selectedId === view.chat.id;
   const box = ui.host;
   const nearBottom = selected && box.scrollHeight - box.scrollTop - box.clientHeight < 140;
-  view.list.append(renderMessage(message, { kind: "technician", id: state.me.id }));
+  const item = renderMessage(message, { kind: "technician", id: state.me.id }, { files: view.files, onError: notify });
+  view.list.append(item);
   const own = isOwn(message, { kind: "technician", id: state.me.id });
-  if (selected && (nearBottom || own || !live)) box.scrollTop = box.scrollHeight;
+  const stick = selected && (nearBottom || own || !live);
+  if (stick) box.scrollTop = box.scrollHeight;
+  // A thumbnail grows once its bytes are there: stay at the bottom if we were.
+  item.querySelector("img")?.addEventListener("load", () => {
+    if (stick && state.selectedId === view.chat.id) box.scrollTop = box.scrollHeight;
+  });
   if (message.author?.kind !== "system" && !own) setTyping(view, "");
   if (live && !own && (!selected || document.hidden)) {
     view.unread += 1;
@@ -214,6 +225,7 @@ async function openChat(chatId) {
 }
 
 function closeView(chatId) {
+  state.chats.get(chatId)?.files.clear();
   state.chats.delete(chatId);
   if (state.selectedId === chatId) {
     state.selectedId = null;
@@ -256,7 +268,7 @@ function renderPane(view) {
   ui.addRequest.hidden = !(chat.state === "ended" && !chat.request_id);
   ui.more.parentElement.hidden = !open;
   ui.endSession.hidden = !open;
-  for (const node of [ui.message, ui.send, ui.cannedOpen]) node.disabled = !open;
+  for (const node of [ui.message, ui.send, ui.cannedOpen, ui.attach]) node.disabled = !open;
   ui.message.placeholder = open ? "Write a reply…" : "This chat is closed";
   ui.composer.classList.toggle("is-disabled", !open);
   const note = stateNote(chat);
@@ -437,6 +449,9 @@ function onFrame(frame) {
     case "typing":
       onTyping(frame);
       break;
+    case "offline_message":
+      offline.add(frame.data);
+      break;
     case "presence":
       onPresence(frame.data || {});
       break;
@@ -521,6 +536,17 @@ async function boot() {
     notify,
   });
   new ChatActions({ api, me: () => state.me, current, applyChat, notify, groupName });
+  offline = new OfflineNotices({ onArrive: () => alerts.chime() });
+  new Uploader(
+    {
+      token: () => null,
+      chatId: () => current()?.chat.id ?? null,
+      canUpload: () => Boolean(current()) && isOpen(current().chat),
+      onMessage: (message) => state.chats.get(message?.chat_id)?.timeline.accept(message),
+      notify,
+    },
+    { button: ui.attach, input: byId("attach-input"), pasteTarget: ui.message, dropTarget: ui.pane, list: byId("uploads") },
+  );
   bindUi();
   showStatus(me.status || "offline");
   showPane(null);

@@ -2,10 +2,11 @@
 import { createApi, query } from "./lib/api.js";
 import { signIn } from "./lib/auth.js";
 import { byId, createNotifier, el, formatDateTime, linkify, replaceChildren } from "./lib/dom.js";
+import { ratingText } from "./lib/messages.js";
 
 const api = createApi();
 const notify = createNotifier(byId("notice"));
-const SOURCE_LABELS = { live_chat: "Live chat", missed_chat: "Missed chat" };
+const SOURCE_LABELS = { live_chat: "Live chat", missed_chat: "Missed chat", offline_message: "Offline message" };
 const state = { items: [], cursor: null, selected: null, groups: new Map(), listToken: 0 };
 
 const ui = {
@@ -100,6 +101,10 @@ function renderDetail(request, notes) {
   ].filter(Boolean);
   byId("detail-meta").textContent = meta.join(" · ");
   ui.detailStatus.value = request.status;
+  // How the requester rated the chat behind this request (request.chat_rating), if they did.
+  const rating = request.chat_rating;
+  byId("detail-rating-section").hidden = !rating;
+  byId("detail-rating").textContent = rating ? ratingText(rating) : "";
   replaceChildren(byId("detail-description"), linkify(request.description || ""));
   renderNotes(notes);
 }

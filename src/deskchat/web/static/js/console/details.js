@@ -1,6 +1,7 @@
 // The side panel: requester (a verified one's previous chats and requests), chat facts, the linked
 // request and its notes.
 import { byId, el, formatDateTime, formatTime, linkify, replaceChildren } from "../lib/dom.js";
+import { ratingText } from "../lib/messages.js";
 
 const STATE_LABELS = { waiting: "Waiting", active: "Active", ended: "Ended", missed: "Missed" };
 const HISTORY_FRESH_MS = 30000; // a verified requester's history is asked again after this
@@ -42,6 +43,11 @@ export class Details {
       return id === chat.owner_id ? `${name} (owner)` : name;
     });
     byId("fact-participants").textContent = names.join(", ") || "—";
+    // The requester's rating, once they gave one (a chat frame brings it).
+    const rating = chat.rating;
+    byId("fact-rating-label").hidden = !rating;
+    byId("fact-rating").hidden = !rating;
+    byId("fact-rating").textContent = rating ? ratingText(rating) : "";
     this.renderRequest(view);
     this.renderNotes(view);
   }
