@@ -26,6 +26,7 @@ from deskchat.api.routes import (
     auth,
     canned,
     chats,
+    desk,
     ops,
     portal,
     requesters,
@@ -40,8 +41,8 @@ from deskchat.ratelimit import MemoryRateLimiter, RateLimiter
 from deskchat.realtime import events
 from deskchat.realtime.broker import Broker, make_broker
 from deskchat.realtime.hub import Hub
+from deskchat.services import assign, missed, presence, sender, sso
 from deskchat.services import chats as chat_service
-from deskchat.services import missed, presence, sender, sso
 from deskchat.services import ops as ops_service
 from deskchat.services.auth import ensure_first_admin
 from deskchat.services.context import Context, SqlStore
@@ -84,6 +85,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     ctx = Context(settings, store, broker, _limiter(broker, namespace), secrets.token_hex(8),
                   outbox_wake=asyncio.Event())
     ctx.writer = MessageWriter(ctx)
+    ctx.assigner = assign.Assigner(ctx)
     hub = Hub(lambda c, a, n: chat_service.fetch_after(ctx, c, a, n),
               lambda t, n: presence.socket_count_changed(ctx, t, n), settings.offline_grace_seconds)
     app.state.ctx, app.state.hub = ctx, hub
@@ -93,6 +95,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await _ensure_first_admin(ctx)
     tasks = [asyncio.create_task(missed.run_sweeper(ctx), name="missed-chat-sweeper"),
              asyncio.create_task(sender.run_sender(ctx), name="outbox-sender"),
+             asyncio.create_task(_every(settings.sweep_interval_seconds, ctx.assigner.soon_async),
+                                 name="auto-assign-sweep"),
+             asyncio.create_task(_every(5.0, lambda: ops_service.refresh_desk_metrics(ctx)), name="desk-metrics"),
              asyncio.create_task(_every(presence.heartbeat_interval(settings.presence_ttl_seconds),
                                         lambda: presence.heartbeat(ctx, hub.present_technicians())),
                                  name="presence-heartbeat")]
@@ -145,7 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                      "the WebSocket protocol is described in docs/api.md.")
     app.state.settings = settings
     errors.install(app)
-    for module in (auth, portal, chats, attachments, requests, requesters, canned, admin, webhooks, ops, web):
+    for module in (auth, portal, chats, attachments, desk, requests, requesters, canned, admin, webhooks, ops, web):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -13,3 +13,6 @@ OUTBOX_OLDEST_SECONDS = Gauge("deskchat_outbox_oldest_pending_seconds",
                               "Age of the oldest pending email or webhook delivery")
 OUTBOX_DELIVERIES = Counter("deskchat_outbox_deliveries_total", "Delivery attempts of this process, by outcome",
                             ["kind", "outcome"])
+WAITING_CHATS = Gauge("deskchat_waiting_chats", "Chats waiting for a technician, per group (all processes)", ["group"])
+WAIT_SECONDS = Histogram("deskchat_chat_wait_seconds", "Seconds from a chat's start to its pickup or assignment",
+                         buckets=(5, 15, 30, 60, 120, 300, 600, 1800, 3600))

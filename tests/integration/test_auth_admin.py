@@ -108,7 +108,7 @@ async def test_admin_creates_reads_renames_and_deletes_groups(desk: Desk) -> Non
     admin, name = desk.admin, unique("Network")
     group = await admin.ok("POST", "/groups", 201, json={"name": name, "description": "Switches and Wi-Fi"})
     assert group == {"id": group["id"], "name": name, "description": "Switches and Wi-Fi", "online_technicians": 0,
-                     "business_hours": None}
+                     "business_hours": None, "routing": "broadcast"}
     assert await admin.ok("GET", f"/groups/{group['id']}") == group
     assert group in (await admin.ok("GET", "/groups?limit=200"))["items"]
     assert group["id"] in [g["id"] for g in (await desk.api().ok("GET", "/portal/groups"))["items"]]
@@ -142,7 +142,7 @@ async def test_admin_manages_technicians_roles_and_groups(desk: Desk) -> None:
         "name": "Dana", "email": email, "password": PASSWORD, "group_ids": [first["id"]]})
     assert dana == {"id": dana["id"], "name": "Dana", "email": email, "role": "technician",
                     "group_ids": [first["id"]], "status": "offline", "online": False, "active_chats": 0,
-                    "active": True}
+                    "active": True, "max_chats": None}
 
     async def dana_logs_in() -> Api:
         return desk.api((await desk.api().ok("POST", "/auth/login", json={
@@ -223,7 +223,7 @@ async def test_technicians_in_groups_that_do_not_exist_are_422(desk: Desk) -> No
 async def test_settings_accept_10_to_86400_seconds(desk: Desk) -> None:
     admin = desk.admin
     original = await admin.ok("GET", "/settings")
-    assert set(original) == {"missed_chat_conversion", "missed_chat_timeout_seconds"}
+    assert set(original) == {"missed_chat_conversion", "missed_chat_timeout_seconds", "request_forward_email"}
     try:
         for seconds in (10, 86_400, 120):
             changed = await admin.ok("PATCH", "/settings", json={"missed_chat_timeout_seconds": seconds})

@@ -283,7 +283,7 @@ async def test_with_the_setting_off_a_waiting_chat_stays_queued(run: dict[str, A
 
 async def test_turning_the_setting_off_unschedules_waiting_chats(run: dict[str, Any]) -> None:
     off = _result(run, "off_again")
-    assert off["settings"] == {**ON, "missed_chat_conversion": False}
+    assert off["settings"] == {**ON, "missed_chat_conversion": False, "request_forward_email": None}
     assert off["waited"] > TIMEOUT + 3
     for waiter in off["waiters"]:
         assert waiter.final["state"] == "waiting" and waiter.final["request_id"] is None
@@ -309,7 +309,7 @@ async def test_settings_are_for_admins_and_checked(desk: Desk) -> None:
 
 async def test_a_chat_nobody_picks_up_is_missed_with_one_request(run: dict[str, Any]) -> None:
     on = _result(run, "on")
-    assert on["settings"] == ON
+    assert on["settings"] == {**ON, "request_forward_email": None}
     waiter: Waiter = on["missed"]
     assert waiter.seen_missed_after is not None, "the requester never saw the chat missed"
     assert waiter.seen_missed_after <= TIMEOUT + SLACK

@@ -150,6 +150,47 @@ async def test_queue_positions_move_up_on_requester_sockets_of_other_processes(d
         assert frame["data"]["queue_position"] == expected
 
 
+async def test_auto_assign_on_three_processes_never_overfills_a_technician_nor_gives_a_chat_two_owners(
+        desks: list[Desk]) -> None:
+    group = await desks[0].group()
+    await desks[0].admin.ok("PATCH", f"/groups/{group['id']}", json={"routing": "auto_assign"})
+    techs = []
+    for i in range(6):
+        tech, api, _ = await desks[i % 3].technician([group["id"]])
+        await desks[0].admin.ok("PATCH", f"/technicians/{tech['id']}", json={"max_chats": 3})
+        techs.append((tech, api))
+    started = [chat for chat, _ in await asyncio.gather(
+        *(desks[i % 3].start_chat(group["id"], f"Storm {i}", name=f"Storm {i}") for i in range(50)))]
+
+    async def snapshot() -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(desks[0].admin.ok("GET", f"/chats/{c['id']}") for c in started)))
+
+    async def check(expected_active: int) -> list[dict[str, Any]]:
+        async def settled() -> bool:
+            return sum(1 for c in await snapshot() if c["state"] == "active") == expected_active
+        await eventually(settled, timeout=20)
+        await asyncio.sleep(1.0)  # nothing more may be given out: everyone is full
+        found = await snapshot()
+        active = [c for c in found if c["state"] == "active"]
+        assert len(active) == expected_active
+        for chat in active:
+            assert chat["participant_ids"] == [chat["owner_id"]]
+        per_tech = {t["id"]: sum(1 for c in active if c["owner_id"] == t["id"]) for t, _ in techs}
+        assert all(n <= 3 for n in per_tech.values()) and sum(per_tech.values()) == expected_active, per_tech
+        for chat in active[:5]:
+            timeline = (await desks[1].admin.ok("GET", f"/chats/{chat['id']}/messages"))["messages"]
+            assert [m["event"] for m in timeline if m["kind"] == "system"] == ["assigned"]
+        return found
+
+    found = await check(18)  # 6 technicians x 3; 32 wait
+    # six of them end, on different processes: six more are given out
+    ended = [c for c in found if c["state"] == "active"][:6]
+    for chat in ended:
+        owner_api = next(api for tech, api in techs if tech["id"] == chat["owner_id"])
+        await owner_api.ok("POST", f"/chats/{chat['id']}/end")
+    await check(18)
+
+
 async def test_ten_technicians_on_three_processes_race_for_fifty_chats_one_wins_each(desks: list[Desk]) -> None:
     group = await desks[0].group()
     techs = await asyncio.gather(*(desks[i % 3].technician([group["id"]], online=False) for i in range(10)))

@@ -25,6 +25,7 @@ from deskchat.storage.chats import ChatRepository
 from deskchat.storage.errors import Duplicate
 from deskchat.storage.outbox import OutboxRepository, WebhookRepository
 from deskchat.storage.people import PeopleRepository
+from deskchat.storage.reports import ReportRepository
 from deskchat.storage.repositories import Repositories
 from deskchat.storage.requests import RequestRepository
 from deskchat.storage.settings import SettingsRepository
@@ -88,6 +89,9 @@ class FakeChats(_Fake):
     async def load_chats_by_id(self, chat_ids: list[int]) -> list[Chat]:
         found = sorted(set(chat_ids) & self.t.chats.keys())[:len(chat_ids)]
         return [chat_of(self.t, self.t.chats[i]) for i in found]
+
+    async def current_participant_ids(self, chat_id: int) -> list[int]:
+        return sorted(p.technician_id for p in self.t.participants if p.chat_id == chat_id and p.left_at is None)
 
     def _waiting(self, group_id: int) -> list[ChatRow]:
         rows = [r for r in self.t.chats.values() if r.group_id == group_id and r.state == ChatState.WAITING.value]
@@ -216,6 +220,21 @@ class FakePeople(_Fake):
     async def load_technician(self, tech_id: int) -> Technician | None:
         return technician_of(self.t, tech_id) if tech_id in self.t.technicians else None
 
+    async def take_seat(self, tech_id: int) -> bool:
+        row = self.t.technicians[tech_id]
+        if row.max_chats is not None and row.open_chats >= row.max_chats:
+            return False
+        row.open_chats += 1
+        return True
+
+    async def release_seats(self, tech_ids: list[int]) -> None:
+        for tech_id in sorted(set(tech_ids)):
+            row = self.t.technicians[tech_id]
+            row.open_chats = max(0, row.open_chats - 1)
+
+    async def mark_assigned(self, tech_id: int, now: datetime) -> None:
+        self.t.technicians[tech_id].last_assigned_at = now
+
     async def online_ids(self, tech_ids: list[int], now: datetime, ttl: float) -> set[int]:
         """``online_condition``: status online, and a fresh presence row with sockets."""
         fresh = now - timedelta(seconds=ttl)
@@ -291,7 +310,7 @@ class FakeStore:
                             cast(RequestRepository, FakeRequests(self)), cast(CannedRepository, _NotFaked(self)),
                             cast(SettingsRepository, _NotFaked(self)), cast(SignInRepository, _NotFaked(self)),
                             cast(AttachmentRepository, _NotFaked(self)), cast(OutboxRepository, FakeOutbox(self)),
-                            cast(WebhookRepository, FakeWebhooks(self)))
+                            cast(WebhookRepository, FakeWebhooks(self)), cast(ReportRepository, _NotFaked(self)))
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[Repositories]:

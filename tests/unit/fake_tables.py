@@ -78,6 +78,9 @@ class TechnicianRow:
     role: str
     status: str
     active: bool = True
+    max_chats: int | None = None
+    open_chats: int = 0
+    last_assigned_at: datetime | None = None
 
 
 @dataclass
@@ -131,4 +134,5 @@ def technician_of(t: Tables, tech_id: int) -> Technician:
     """A technician with their groups, as ``storage.people._tech`` builds it."""
     row = t.technicians[tech_id]
     groups = frozenset(g for g, m in t.members if m == tech_id)
-    return Technician(row.id, row.name, row.email, Role(row.role), Status(row.status), groups, row.active)
+    return Technician(row.id, row.name, row.email, Role(row.role), Status(row.status), groups, row.active,
+                      row.max_chats)

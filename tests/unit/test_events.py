@@ -27,6 +27,7 @@ from deskchat.realtime.events import (
     ErrorFrame,
     HelloFrame,
     MessageFrame,
+    MonitorFrame,
     NoteFrame,
     OfflineMessageFrame,
     PongFrame,
@@ -35,6 +36,7 @@ from deskchat.realtime.events import (
     Resync,
     TechnicianChanged,
     TypingFrame,
+    WhisperFrame,
 )
 
 CHAT = {"id": 12, "group_id": 1, "subject": "VPN", "state": "waiting", "owner_id": None, "participant_ids": [],
@@ -59,6 +61,8 @@ FRAMES: list[tuple[events.BaseFrame, dict[str, Any]]] = [
     (AlertClearedFrame(chat_id=12, reason="picked_up"),
      {"type": "alert_cleared", "chat_id": 12, "reason": "picked_up"}),
     (NoteFrame(chat_id=12, data=NOTE), {"type": "note", "chat_id": 12, "data": NOTE}),
+    (MonitorFrame(data={"group_id": 1}), {"type": "monitor", "data": {"group_id": 1}}),
+    (WhisperFrame(chat_id=12, data=NOTE), {"type": "whisper", "chat_id": 12, "data": NOTE}),
     (OfflineMessageFrame(data={"id": 9, "subject": "Printer", "source": "offline_message"}),
      {"type": "offline_message", "data": {"id": 9, "subject": "Printer", "source": "offline_message"}}),
     (PresenceFrame.of(Technician(3, "Tom", "tom@example.com", Role.TECHNICIAN, Status.AWAY), online=False),
@@ -146,7 +150,7 @@ def test_recipients_are_sorted_once_each_and_leave_out_who_types() -> None:
     to = Recipients(technicians=[3, 1, 3, 2], requesters=(5, 5))
     assert to.technicians == (1, 2, 3) and to.requesters == (5,)
     assert events.encode(Delivery(frame=PongFrame(), to=to))["to"] == {
-        "technicians": [1, 2, 3], "requesters": [5], "all_technicians": False}
+        "technicians": [1, 2, 3], "requesters": [5], "all_technicians": False, "admins": False}
     tech = Technician(2, "Bea", "bea@example.com", Role.TECHNICIAN)
     assert to.without(tech) == Recipients(technicians=[1, 3], requesters=[5])
     assert to.without(Requester(5, "Erin", "erin@example.com")) == Recipients(technicians=[1, 2, 3])

@@ -113,15 +113,21 @@ class StatusIn(In):
     status: Literal["online", "away", "offline"]
 
 
+MaxChats = Annotated[int, Field(ge=1, le=50)]
+
+
 class TechnicianIn(In):
     name: Name
     email: Email
     password: Password
     role: Literal["technician", "admin"] = "technician"
     group_ids: list[Id] = Field(default_factory=list)
+    max_chats: MaxChats | None = None  # null: no limit
 
 
 class TechnicianPatch(Patch):
+    nullable = frozenset({"max_chats"})
+    max_chats: MaxChats | None = None
     name: Keep[Name] = None
     email: Keep[Email] = None
     password: Keep[Password] = None
@@ -152,6 +158,7 @@ class GroupPatch(Patch):
     name: Keep[GroupName] = None
     description: Keep[Annotated[str, StringConstraints(max_length=1000)]] = None
     business_hours: BusinessHoursIn | None = None  # null: always open
+    routing: Keep[Literal["broadcast", "auto_assign"]] = None
 
 
 WebhookUrl = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
@@ -168,6 +175,10 @@ class WebhookPatch(Patch):
     url: Keep[WebhookUrl] = None
     events: Keep[Annotated[list[EventName], Field(min_length=1, max_length=20)]] = None
     description: Keep[Annotated[str, StringConstraints(max_length=500)]] = None
+
+
+class WhisperIn(In):
+    body: Body
 
 
 class OfflineMessageIn(In):
@@ -308,6 +319,7 @@ class TechnicianOut(Out):
     online: bool
     active_chats: int
     active: bool
+    max_chats: int | None
 
 
 class BusinessHoursOut(Out):
@@ -321,6 +333,7 @@ class GroupOut(Out):
     description: str
     online_technicians: int
     business_hours: BusinessHoursOut | None
+    routing: Literal["broadcast", "auto_assign"]
 
 
 class PortalGroupOut(GroupOut):

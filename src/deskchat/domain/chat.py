@@ -46,6 +46,7 @@ class SystemEvent(StrEnum):
     ENDED = "ended"
     REQUEST_LINKED = "request_linked"
     MISSED = "missed"
+    ASSIGNED = "assigned"
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,17 @@ class Rating:
 
     score: int
     comment: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Whisper:
+    """A technicians-only message in a chat: not in the timeline, never seen by the requester."""
+
+    id: int
+    chat_id: int
+    author: Author
+    body: str
     created_at: datetime
 
 
@@ -173,6 +185,12 @@ class Chat:
         if isinstance(actor, Technician) and self.state is not ChatState.ACTIVE:
             raise InvalidState("The chat is not active.")
 
+    def ensure_can_whisper(self, actor: Actor) -> None:
+        """Technicians taking part in the chat, and admins, whisper to each other."""
+        self.ensure_readable(actor)
+        if not isinstance(actor, Technician) or not (actor.is_admin or self.is_participant(actor)):
+            raise Forbidden("Only technicians taking part in this chat, and admins, may whisper in it.")
+
     def check_rating(self, actor: Actor, score: int, comment: str | None) -> None:
         """The chat's requester rates it once, after it ended (a missed chat has nothing to rate)."""
         self.ensure_readable(actor)
@@ -207,6 +225,16 @@ class Chat:
         self.state, self.owner_id, self.picked_up_at = ChatState.ACTIVE, tech.id, now
         self.participant_ids = [tech.id]
         self._record(SystemEvent.PICKED_UP, f"{tech.name} picked up the chat")
+
+    def assign(self, tech: Technician, now: datetime) -> None:
+        """Auto-assign gives a waiting chat to a technician of its group: a pickup in their name."""
+        if not tech.in_group(self.group_id):
+            raise Forbidden("Chats are assigned to technicians of their group.")
+        if self.state is not ChatState.WAITING:
+            raise InvalidState(f"The chat is {self.state.value}; it cannot be assigned.")
+        self.state, self.owner_id, self.picked_up_at = ChatState.ACTIVE, tech.id, now
+        self.participant_ids = [tech.id]
+        self._record(SystemEvent.ASSIGNED, f"The chat was assigned to {tech.name}")
 
     def invite(self, actor: Technician, target: Technician, target_online: bool) -> None:
         """Add an online technician as a participant."""

@@ -101,3 +101,7 @@ class GroupClosed(DomainError):
 
 class EmailDisabled(DomainError):
     code, status, title = "email_disabled", 409, "Email disabled"
+
+
+class AtCapacity(DomainError):
+    code, status, title = "at_capacity", 409, "At capacity"

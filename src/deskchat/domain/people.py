@@ -14,6 +14,11 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+class Routing(StrEnum):
+    BROADCAST = "broadcast"  # every online technician is alerted; one clicks Pick Up
+    AUTO_ASSIGN = "auto_assign"  # the chat is given to the least busy online technician under capacity
+
+
 class Status(StrEnum):
     ONLINE = "online"
     AWAY = "away"
@@ -38,6 +43,7 @@ class Group:
     name: str
     description: str
     business_hours: BusinessHours | None = None  # None: always open
+    routing: Routing = Routing.BROADCAST
 
     def open_now(self, now: datetime) -> bool:
         """True when the group takes new chats at ``now``."""
@@ -55,6 +61,7 @@ class Technician:
     status: Status = Status.OFFLINE
     group_ids: frozenset[int] = field(default_factory=frozenset)
     active: bool = True  # a deactivated technician cannot sign in but keeps their name on history
+    max_chats: int | None = None  # None: no limit on the active chats they take part in
 
     @property
     def is_admin(self) -> bool:

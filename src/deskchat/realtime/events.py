@@ -137,6 +137,21 @@ class OfflineMessageFrame(BaseFrame):
     data: View
 
 
+class MonitorFrame(BaseFrame):
+    """A group's numbers on the Monitor changed (admins): waiting, active, longest wait."""
+
+    type: Literal["monitor"] = "monitor"
+    data: View
+
+
+class WhisperFrame(BaseFrame):
+    """A technicians-only message in a chat (its technicians and admins; never requesters)."""
+
+    type: Literal["whisper"] = "whisper"
+    chat_id: int
+    data: View
+
+
 class PresenceFrame(BaseFrame):
     """A technician's status or reachability changed."""
 
@@ -185,7 +200,7 @@ class PongFrame(BaseFrame):
 
 
 AnyFrame = (HelloFrame | MessageFrame | ChatFrame | AlertFrame | AlertClearedFrame | NoteFrame | PresenceFrame
-            | TypingFrame | AckFrame | ErrorFrame | PongFrame | OfflineMessageFrame)
+            | TypingFrame | AckFrame | ErrorFrame | PongFrame | OfflineMessageFrame | MonitorFrame | WhisperFrame)
 Frame = Annotated[AnyFrame, Field(discriminator="type")]
 FRAMES: TypeAdapter[AnyFrame] = TypeAdapter(Frame)
 
@@ -235,6 +250,7 @@ class Recipients(_Model):
     technicians: tuple[int, ...] = ()
     requesters: tuple[int, ...] = ()
     all_technicians: bool = False
+    admins: bool = False  # and every admin's sockets (monitor updates, whispers)
 
     @field_validator("technicians", "requesters", mode="before")
     @classmethod

@@ -105,6 +105,10 @@ class Hub:
             found = [s for group in self._technicians.values() for s in group]
         else:
             found = [s for t in to.technicians for s in self._technicians.get(t, ())]
+            if to.admins:
+                named = set(to.technicians)
+                found += [s for t, group in self._technicians.items() if t not in named for s in group
+                          if isinstance(s.actor, Technician) and s.actor.is_admin]
         found += [s for r in to.requesters for s in self._requesters.get(r, ())]
         return found
 

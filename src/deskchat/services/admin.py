@@ -11,7 +11,7 @@ from deskchat.domain.hours import BusinessHours
 from deskchat.domain.people import Role, Status, Technician
 from deskchat.domain.settings import TIMEOUT_RANGE
 from deskchat.realtime.events import CloseTechnician, TechnicianChanged
-from deskchat.services import common
+from deskchat.services import assign, common
 from deskchat.services.auth import Principal, hash_password
 from deskchat.services.context import Context, reading, unit_of_work
 from deskchat.services.views import group_view, page, settings_view, technician_view
@@ -71,7 +71,8 @@ async def _check_groups(repos: Repositories, group_ids: list[int]) -> None:
 
 
 async def create_technician(ctx: Context, principal: Principal | None, *, name: str, email: str,
-                            password: str, role: str, group_ids: list[int]) -> dict[str, Any]:
+                            password: str, role: str, group_ids: list[int],
+                            max_chats: int | None = None) -> dict[str, Any]:
     """Admins add technicians (``principal`` None: the command line)."""
     if principal is not None:
         principal.admin()
@@ -84,6 +85,8 @@ async def create_technician(ctx: Context, principal: Principal | None, *, name: 
             tech_id = await uow.people.insert_technician(name=name, email=email, password_hash=password_hash,
                                                      role=Role(role), now=uow.now)
         await uow.people.set_groups(tech_id, group_ids)
+        if max_chats is not None:
+            await uow.people.update_technician(tech_id, {"max_chats": max_chats})
         tech = await common.load_target(uow.repos, tech_id)
     return technician_view(tech, online=False)
 
@@ -101,7 +104,7 @@ async def update_technician(ctx: Context, principal: Principal, tech_id: int,
     password_hash = await hash_password(ctx, changes["password"]) if changes.get("password") else None
     async with unit_of_work(ctx) as uow:
         before = await common.load_target(uow.repos, tech_id)
-        values: dict[str, Any] = {k: changes[k] for k in ("name", "role", "active") if k in changes}
+        values: dict[str, Any] = {k: changes[k] for k in ("name", "role", "active", "max_chats") if k in changes}
         if "email" in changes:
             if await uow.people.email_taken(changes["email"], except_id=tech_id):
                 raise _email_taken()
@@ -122,6 +125,7 @@ async def update_technician(ctx: Context, principal: Principal, tech_id: int,
             uow.control(CloseTechnician(technician_id=tech_id, except_token_id=keep))
         view = (await technician_views(ctx, uow.repos, [tech]))[0]
         uow.control(TechnicianChanged(technician=view))
+    assign.soon(ctx)  # a raised limit or a new group may let a waiting chat be assigned
     return view
 
 
@@ -183,7 +187,9 @@ async def update_group(ctx: Context, principal: Principal, group_id: int, change
             raise _name_taken()
         with _unique(_name_taken):
             await uow.people.update_group(group_id, changes)
-        return await _group(ctx, uow.repos, group_id)
+        found = await _group(ctx, uow.repos, group_id)
+    assign.soon(ctx)
+    return found
 
 
 async def delete_group(ctx: Context, principal: Principal, group_id: int) -> None:

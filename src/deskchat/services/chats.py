@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from deskchat import metrics
 from deskchat.domain.chat import ChatState, Rating, check_body, subject_from
 from deskchat.domain.errors import (
     AlreadyPickedUp,
@@ -13,9 +14,9 @@ from deskchat.domain.errors import (
     RateLimited,
     ValidationFailed,
 )
-from deskchat.domain.people import Author, Requester, Status, Technician
+from deskchat.domain.people import Author, Requester, Routing, Status, Technician
 from deskchat.realtime.events import AlertFrame, AuthorData, ChatFrame, Delivery, Recipients, TypingFrame, encode
-from deskchat.services import common, messages, queue
+from deskchat.services import assign, collaboration, common, messages, queue
 from deskchat.services.auth import Principal, issue_visitor_token
 from deskchat.services.context import Context, reading, unit_of_work
 from deskchat.services.requests import add_transcript_note
@@ -76,6 +77,9 @@ async def start_chat(ctx: Context, *, group_id: int, name: str | None, email: st
         view = await queue.view(uow.repos, chat, uow.now)
         uow.announce("chat.started", view)
         uow.emit(AlertFrame(data=view), Recipients(technicians=await common.online_group_members(ctx, uow, group_id)))
+        common.emit_monitor(uow, group_id)
+    if group.routing is Routing.AUTO_ASSIGN:
+        assign.soon(ctx)
     return {"chat": view, "visitor_token": token}
 
 
@@ -101,17 +105,20 @@ async def pick_up(ctx: Context, principal: Principal, chat_id: int) -> dict[str,
     async with unit_of_work(ctx) as uow:
         chat = await common.load_chat(uow.repos, chat_id)
         chat.pick_up(tech, uow.now)
+        await collaboration.take_seat(uow, tech)
         if not await uow.chats.claim_pickup(chat.id, tech.id, uow.now):
             latest = await common.load_chat(uow.repos, chat_id)
             if latest.state is ChatState.ACTIVE:
                 raise AlreadyPickedUp("Another technician picked up this chat first.")
             raise InvalidState(f"The chat is {latest.state.value}; it cannot be picked up.")
         await uow.chats.join(chat.id, tech.id, uow.now)
+        await uow.people.mark_assigned(tech.id, uow.now)
         await common.record_system(uow, chat)
         common.emit_chat(uow, chat)
         await common.emit_alert_cleared(uow, chat, "picked_up")
         await queue.moved_up(uow, chat.group_id, chat)
         uow.announce("chat.picked_up", chat_view(chat))
+    metrics.WAIT_SECONDS.observe((chat.picked_up_at - chat.created_at).total_seconds() if chat.picked_up_at else 0)
     return chat_view(chat)
 
 
@@ -163,6 +170,8 @@ async def end_chat(ctx: Context, principal: Principal, chat_id: int) -> dict[str
         chat.end(principal.actor, uow.now)
         if await uow.chats.claim_end(chat.id, uow.now) is None:
             raise InvalidState("The chat has already ended.")
+        if not was_waiting:  # its technicians (as stored now, after the guarded end) have a seat free again
+            await uow.people.release_seats(await uow.chats.current_participant_ids(chat.id))
         chat.request_id = await uow.chats.linked_request_id(chat.id)  # a convert may have just committed
         await common.record_system(uow, chat)
         common.emit_chat(uow, chat)
@@ -172,6 +181,7 @@ async def end_chat(ctx: Context, principal: Principal, chat_id: int) -> dict[str
         if chat.request_id is not None:
             await add_transcript_note(uow, chat)
         uow.announce("chat.ended", chat_view(chat))
+    assign.soon(ctx)  # a seat came free
     return chat_view(chat)
 
 

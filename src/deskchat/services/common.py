@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from deskchat.domain.chat import Chat
 from deskchat.domain.errors import InvalidState, NotFound, ValidationFailed
 from deskchat.domain.people import SYSTEM, Actor, Technician
-from deskchat.realtime.events import AlertClearedFrame, ChatFrame, ClearReason, MessageFrame, Recipients
+from deskchat.realtime.events import AlertClearedFrame, ChatFrame, ClearReason, MessageFrame, MonitorFrame, Recipients
 from deskchat.services.context import Context, UnitOfWork
 from deskchat.services.views import chat_view, message_view
 from deskchat.storage.repositories import Repositories
@@ -98,6 +98,12 @@ async def emit_alert_cleared(uow: UnitOfWork, chat: Chat, reason: ClearReason) -
     """The waiting chat is no longer waiting: clear the alert of its group's technicians."""
     members = await uow.people.member_ids(chat.group_id)
     uow.emit(AlertClearedFrame(chat_id=chat.id, reason=reason), Recipients(technicians=members))
+    emit_monitor(uow, chat.group_id)
+
+
+def emit_monitor(uow: UnitOfWork, group_id: int) -> None:
+    """Admins' Monitor pages: this group's numbers changed (they fetch GET /monitor again)."""
+    uow.emit(MonitorFrame(data={"group_id": group_id}), Recipients(admins=True))
 
 
 async def online_group_members(ctx: Context, uow: UnitOfWork, group_id: int) -> list[int]:

@@ -28,6 +28,7 @@ from deskchat.storage.settings import SettingsRepository
 from deskchat.storage.signins import SignInRepository
 
 if TYPE_CHECKING:
+    from deskchat.services.assign import Assigner
     from deskchat.services.messages import MessageWriter
 
 
@@ -78,6 +79,7 @@ class Context:
     clock: Callable[[], datetime] = utcnow
     writer: MessageWriter | None = None  # this process's group-commit message writer (built at start)
     outbox_wake: asyncio.Event | None = None  # wakes this process's outbox sender after a commit wrote to it
+    assigner: Assigner | None = None  # this process's auto-assign runs (built at start)
     password_gate: PasswordGate = field(init=False)  # this process's turns for argon2
 
     def __post_init__(self) -> None:

@@ -44,6 +44,7 @@ async def expire_due(ctx: Context, chat_ids: list[int]) -> int:
                      Recipients(technicians=members.get(chat.group_id, [])))
         for group_id in sorted({c.group_id for c in due}):
             await queue.moved_up(uow, group_id)
+            common.emit_monitor(uow, group_id)
     log.info("chats_missed", count=len(due), chat_ids=[c.id for c in due][:20])
     return len(due)
 

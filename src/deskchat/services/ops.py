@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from deskchat import metrics
 from deskchat.domain.errors import Unauthorized
 from deskchat.services.context import Context, Store, reading
 
@@ -48,3 +49,12 @@ def check_metrics_token(ctx: Context, sent: str | None) -> None:
     expected = ctx.settings.metrics_token
     if expected and not hmac.compare_digest((sent or "").encode(), expected.encode()):
         raise Unauthorized("Send the metrics token as a bearer token.")
+
+
+async def refresh_desk_metrics(ctx: Context) -> None:
+    """Business metrics for /metrics: waiting chats per group (all processes; read from the database)."""
+    async with reading(ctx) as repos:
+        queues = await repos.chats.queue_stats()
+        groups = await repos.people.list_groups(None, 10_000)
+    for group in groups:
+        metrics.WAITING_CHATS.labels(group=str(group.id)).set(queues.get(group.id, (0, None, 0))[0])

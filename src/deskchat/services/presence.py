@@ -8,6 +8,7 @@ from typing import Any
 from deskchat.domain.errors import ValidationFailed
 from deskchat.domain.people import Status, Technician
 from deskchat.realtime.events import PresenceFrame, Recipients, TechnicianChanged
+from deskchat.services import assign
 from deskchat.services.auth import Principal
 from deskchat.services.chats import waiting_alerts_for
 from deskchat.services.context import Context, UnitOfWork, unit_of_work
@@ -34,6 +35,8 @@ async def set_status(ctx: Context, principal: Principal, status: str) -> dict[st
             for alert in await waiting_alerts_for(ctx, tech, uow.repos):
                 uow.emit(alert, Recipients(technicians=[tech.id]))
         counts = await uow.people.active_chat_counts([tech.id])
+    if online:
+        assign.soon(ctx)  # someone who can take chats: auto-assign groups may give them one
     return technician_view(tech, online=online, active_chats=counts.get(tech.id, 0))
 
 
@@ -44,6 +47,8 @@ async def socket_count_changed(ctx: Context, tech_id: int, sockets: int) -> None
         tech = await uow.people.load_technician(tech_id)
         if tech is not None:
             await _emit_presence(ctx, uow, tech)
+    if sockets:
+        assign.soon(ctx)
 
 
 def heartbeat_interval(ttl_seconds: float) -> float:

@@ -51,7 +51,7 @@ def technician_view(tech: Technician, *, online: bool, active_chats: int = 0) ->
     return {
         "id": tech.id, "name": tech.name, "email": tech.email, "role": tech.role.value,
         "group_ids": sorted(tech.group_ids), "status": tech.status.value, "online": online,
-        "active_chats": active_chats, "active": tech.active,
+        "active_chats": active_chats, "active": tech.active, "max_chats": tech.max_chats,
     }
 
 
@@ -60,7 +60,8 @@ def group_view(group: Group, online_technicians: int, now: datetime | None = Non
     view: dict[str, Any] = {
         "id": group.id, "name": group.name, "description": group.description,
         "online_technicians": online_technicians,
-        "business_hours": group.business_hours.view() if group.business_hours else None}
+        "business_hours": group.business_hours.view() if group.business_hours else None,
+        "routing": group.routing.value}
     if now is not None:
         view["open_now"] = group.open_now(now)
         view["available"] = view["open_now"] and online_technicians > 0

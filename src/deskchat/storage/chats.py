@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from deskchat.domain.chat import Attachment, Chat, ChatState, Message, Rating
+from deskchat.domain.chat import Attachment, Chat, ChatState, Message, Rating, Whisper
 from deskchat.domain.people import Actor, Author, Requester, Technician
 from deskchat.storage.lists import any_of, value_for
 from deskchat.storage.tables import chat_participants as cp
-from deskchat.storage.tables import chats, messages, requesters
+from deskchat.storage.tables import chats, messages, requesters, whispers
 
 _CHAT_COLUMNS = (chats, requesters.c.name.label("r_name"), requesters.c.email.label("r_email"),
                  requesters.c.verified.label("r_verified"))
@@ -58,6 +58,14 @@ def visible_to_requester(requester_id: int, state: str | None) -> Any:
 # -- timeline ------------------------------------------------------------------------
 
 
+def _aware(value: Any) -> datetime | None:
+    """A datetime that an aggregate returned (SQLite: text without a zone) as an aware UTC datetime."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _attachment(chat_id: int, attachment_id: int | None, filename: str, content_type: str | None,
                 size: int | None) -> Attachment | None:
     if attachment_id is None or content_type is None or size is None:
@@ -93,7 +101,8 @@ class ChatRepository:
                           now: datetime, missed_due_at: datetime | None) -> int:
         """Store a new waiting chat and return its id."""
         result = await self._conn.execute(insert(chats).values(
-            group_id=group_id, subject=subject, state=ChatState.WAITING.value, requester_id=requester_id,
+            group_id=group_id, first_group_id=group_id, subject=subject, state=ChatState.WAITING.value,
+            requester_id=requester_id,
             last_seq=0, missed_due_at=missed_due_at, created_at=now).returning(chats.c.id))
         return int(result.scalar_one())
 
@@ -158,6 +167,43 @@ class ChatRepository:
         statement = dialect_insert(cp).values(chat_id=chat_id, technician_id=tech_id, joined_at=now)
         result = await self._conn.execute(statement.on_conflict_do_nothing())
         return result.rowcount == 1
+
+    async def current_participant_ids(self, chat_id: int) -> list[int]:
+        """The technicians taking part in the chat now, as stored."""
+        rows = await self._conn.execute(select(cp.c.technician_id).where(cp.c.chat_id == chat_id,
+                                                                         cp.c.left_at.is_(None)))
+        return sorted(int(t) for t in rows.scalars())
+
+    async def queue_stats(self) -> dict[int, tuple[int, datetime | None, int]]:
+        """Per group: waiting chats, when the longest-waiting one started, active chats."""
+        waiting = await self._conn.execute(
+            select(chats.c.group_id, func.count(), func.min(chats.c.created_at))
+            .where(chats.c.state == ChatState.WAITING.value).group_by(chats.c.group_id))
+        active = await self._conn.execute(select(chats.c.group_id, func.count())
+                                          .where(chats.c.state == ChatState.ACTIVE.value).group_by(chats.c.group_id))
+        found: dict[int, tuple[int, datetime | None, int]] = {}
+        for group_id, count, oldest in waiting.tuples():
+            found[int(group_id)] = (int(count), _aware(oldest), 0)
+        for group_id, count in active.tuples():
+            waiting_count, oldest, _ = found.get(int(group_id), (0, None, 0))
+            found[int(group_id)] = (waiting_count, oldest, int(count))
+        return found
+
+    # -- whispers ------------------------------------------------------------------------
+
+    async def insert_whisper(self, chat_id: int, author: Author, body: str, now: datetime) -> Whisper:
+        """Store a technicians-only message (no seq: it is not part of the timeline)."""
+        result = await self._conn.execute(insert(whispers).values(
+            chat_id=chat_id, author_id=author.id, author_name=author.name, body=body, created_at=now)
+            .returning(whispers.c.id))
+        return Whisper(int(result.scalar_one()), chat_id, author, body, now)
+
+    async def list_whispers(self, chat_id: int, limit: int) -> list[Whisper]:
+        """A chat's whispers, oldest first."""
+        rows = await self._conn.execute(select(whispers).where(whispers.c.chat_id == chat_id)
+                                        .order_by(whispers.c.id).limit(limit))
+        return [Whisper(r.id, r.chat_id, Author("technician", r.author_id, r.author_name), r.body, r.created_at)
+                for r in rows]
 
     async def leave(self, chat_id: int, tech_id: int, now: datetime) -> bool:
         """The technician is no longer a participant (but took part once); False if they had already left."""

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from deskchat.domain.hours import BusinessHours
-from deskchat.domain.people import Group, Requester, Role, Status, StoredToken, Technician
+from deskchat.domain.people import Group, Requester, Role, Routing, Status, StoredToken, Technician
 from deskchat.storage.errors import duplicates
 from deskchat.storage.tables import chat_participants as cp
 from deskchat.storage.tables import chats, group_members, groups, presence, requesters, technicians, tokens
@@ -20,14 +20,15 @@ from deskchat.storage.tables import chats, group_members, groups, presence, requ
 
 
 def _tech(row: Any, group_ids: frozenset[int]) -> Technician:
-    return Technician(row.id, row.name, row.email, Role(row.role), Status(row.status), group_ids, bool(row.active))
+    return Technician(row.id, row.name, row.email, Role(row.role), Status(row.status), group_ids, bool(row.active),
+                      row.max_chats)
 
 
 # -- groups ----------------------------------------------------------------------------
 
 
 def _group(row: Any) -> Group:
-    return Group(row.id, row.name, row.description, BusinessHours.loads(row.business_hours))
+    return Group(row.id, row.name, row.description, BusinessHours.loads(row.business_hours), Routing(row.routing))
 
 
 def member_of_condition(group_id: int) -> Any:
@@ -285,6 +286,60 @@ class PeopleRepository:
             select(technicians.c.id).join(group_members, group_members.c.technician_id == technicians.c.id)
             .where(group_members.c.group_id == group_id, online_condition(now, ttl)))
         return [int(t) for t in rows.scalars()]
+
+    # -- capacity and auto-assign -----------------------------------------------------
+
+    async def take_seat(self, tech_id: int) -> bool:
+        """Count one more active chat for the technician, only while under their limit: the capacity guard.
+
+        On PostgreSQL the row stays locked until commit and a concurrent guard re-reads it, so two processes
+        can never both fill the last seat.
+        """
+        result = await self._conn.execute(update(technicians).where(
+            technicians.c.id == tech_id,
+            or_(technicians.c.max_chats.is_(None), technicians.c.open_chats < technicians.c.max_chats))
+            .values(open_chats=technicians.c.open_chats + 1))
+        return result.rowcount == 1
+
+    async def release_seats(self, tech_ids: list[int]) -> None:
+        """One active chat less for each (in id order: transactions lock technicians in one order)."""
+        for tech_id in sorted(set(tech_ids)):
+            await self._conn.execute(update(technicians).where(technicians.c.id == tech_id,
+                                                               technicians.c.open_chats > 0)
+                                     .values(open_chats=technicians.c.open_chats - 1))
+
+    async def mark_assigned(self, tech_id: int, now: datetime) -> None:
+        """Remember the technician's latest pickup or assignment (auto-assign's tie-break)."""
+        await self._conn.execute(update(technicians).where(technicians.c.id == tech_id)
+                                 .values(last_assigned_at=now))
+
+    async def open_chat_counts(self, tech_ids: list[int]) -> dict[int, int]:
+        """The active chats each technician takes part in, as the capacity guard counts them."""
+        if not tech_ids:
+            return {}
+        rows = await self._conn.execute(select(technicians.c.id, technicians.c.open_chats)
+                                        .where(technicians.c.id.in_(tech_ids)))
+        return {int(t): int(n) for t, n in rows.tuples()}
+
+    async def assignable(self, group_id: int, now: datetime, ttl: float) -> list[Technician]:
+        """Online technicians of the group under their limit: fewest active chats first, then the one whose last
+        pickup or assignment is oldest (never first)."""
+        query = (select(technicians.c.id)
+                 .join(group_members, group_members.c.technician_id == technicians.c.id)
+                 .where(group_members.c.group_id == group_id, technicians.c.active, online_condition(now, ttl),
+                        or_(technicians.c.max_chats.is_(None), technicians.c.open_chats < technicians.c.max_chats))
+                 .order_by(technicians.c.open_chats, technicians.c.last_assigned_at.is_not(None),
+                           technicians.c.last_assigned_at, technicians.c.id))
+        ids = [int(t) for t in (await self._conn.execute(query)).scalars()]
+        found = {t.id: t for t in await self.load_technicians(technicians.c.id.in_(ids))} if ids else {}
+        return [found[i] for i in ids if i in found]
+
+    async def auto_assign_groups_waiting(self) -> list[int]:
+        """Groups that auto-assign and have waiting chats."""
+        waiting = exists().where(chats.c.group_id == groups.c.id, chats.c.state == "waiting")
+        rows = await self._conn.execute(select(groups.c.id).where(groups.c.routing == Routing.AUTO_ASSIGN.value,
+                                                                  waiting).order_by(groups.c.id))
+        return [int(g) for g in rows.scalars()]
 
     async def online_counts(self, now: datetime, ttl: float) -> dict[int, int]:
         """Online technicians per group."""

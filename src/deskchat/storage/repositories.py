@@ -11,6 +11,7 @@ from deskchat.storage.canned import CannedRepository
 from deskchat.storage.chats import ChatRepository
 from deskchat.storage.outbox import OutboxRepository, WebhookRepository
 from deskchat.storage.people import PeopleRepository
+from deskchat.storage.reports import ReportRepository
 from deskchat.storage.requests import RequestRepository
 from deskchat.storage.settings import SettingsRepository
 from deskchat.storage.signins import SignInRepository
@@ -29,10 +30,12 @@ class Repositories:
     attachments: AttachmentRepository
     outbox: OutboxRepository
     webhooks: WebhookRepository
+    reports: ReportRepository
 
     @staticmethod
     def on(conn: AsyncConnection) -> Repositories:
         """The repositories of the transaction that ``conn`` is in."""
         return Repositories(ChatRepository(conn), PeopleRepository(conn), RequestRepository(conn),
                             CannedRepository(conn), SettingsRepository(conn), SignInRepository(conn),
-                            AttachmentRepository(conn), OutboxRepository(conn), WebhookRepository(conn))
+                            AttachmentRepository(conn), OutboxRepository(conn), WebhookRepository(conn),
+                            ReportRepository(conn))

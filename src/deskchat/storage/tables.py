@@ -64,6 +64,10 @@ technicians = Table(
     Column("status", String(20), nullable=False),
     _created(),
     Column("active", Boolean, nullable=False, server_default=true()),
+    Column("max_chats", Integer, nullable=True),  # null: no limit
+    # active chats they take part in, kept by the statements that change participation; the capacity guard
+    Column("open_chats", Integer, nullable=False, server_default="0"),
+    Column("last_assigned_at", UTCDateTime(), nullable=True),  # their last pickup or assignment
 )
 
 groups = Table(
@@ -73,6 +77,7 @@ groups = Table(
     Column("description", Text, nullable=False),
     _created(),
     Column("business_hours", Text, nullable=True),  # JSON of domain.hours.BusinessHours; null: always open
+    Column("routing", String(20), nullable=False, server_default="broadcast"),  # broadcast | auto_assign
 )
 
 group_members = Table(
@@ -119,6 +124,7 @@ chats = Table(
     _created(),
     Column("picked_up_at", UTCDateTime(), nullable=True),
     Column("ended_at", UTCDateTime(), nullable=True),
+    Column("first_group_id", Integer, nullable=True),  # the group it was started in (reports); transfers move group_id
     Column("rating_score", Integer, nullable=True),
     Column("rating_comment", Text, nullable=True),
     Column("rated_at", UTCDateTime(), nullable=True),
@@ -267,4 +273,15 @@ outbox = Table(
     _created(),
     Column("delivered_at", UTCDateTime(), nullable=True),
     Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+# Technicians-only messages in a chat: never a requester's, never in a transcript or the timeline's seq.
+whispers = Table(
+    "whispers", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("chat_id", ForeignKey("chats.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("author_id", ForeignKey("technicians.id", ondelete="SET NULL"), nullable=True),
+    Column("author_name", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    _created(),
 )

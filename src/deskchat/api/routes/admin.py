@@ -70,7 +70,8 @@ async def list_technicians(caller: Caller, ctx: Ctx, online: bool | None = None,
 async def create_technician(body: TechnicianIn, caller: Caller, ctx: Ctx) -> dict[str, Any]:
     """Admin: add a technician."""
     return await admin.create_technician(ctx, caller, name=body.name, email=str(body.email),
-                                         password=body.password, role=body.role, group_ids=body.group_ids)
+                                         password=body.password, role=body.role, group_ids=body.group_ids,
+                                         max_chats=body.max_chats)
 
 
 @router.get("/technicians/{tech_id}", response_model=TechnicianOut)
@@ -81,8 +82,8 @@ async def get_technician(tech_id: PathId, caller: Caller, ctx: Ctx) -> dict[str,
 
 @router.patch("/technicians/{tech_id}", response_model=TechnicianOut)
 async def update_technician(tech_id: PathId, body: TechnicianPatch, caller: Caller, ctx: Ctx) -> dict[str, Any]:
-    """Admin: change a technician's name, email, password, role or groups."""
-    found = changes(body)
+    """Admin: change a technician's name, email, password, role, groups, max_chats (null: no limit) or active."""
+    found = changes(body, TechnicianPatch.nullable)
     if "email" in found:
         found["email"] = str(found["email"])
     return await admin.update_technician(ctx, caller, tech_id, found)

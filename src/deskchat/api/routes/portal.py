@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from deskchat.api.deps import Ctx, verified_caller
 from deskchat.api.schemas import OfflineMessageIn, OfflineMessageOut, Page, PortalGroupOut
-from deskchat.services import admin, offline
+from deskchat.services import admin, offline, outbox
 
 router = APIRouter(prefix="/api/v1/portal", tags=["portal"])
 
@@ -17,6 +17,12 @@ router = APIRouter(prefix="/api/v1/portal", tags=["portal"])
 async def portal_groups(ctx: Ctx) -> dict[str, Any]:
     """Groups an end user can choose: how many technicians are online, open now, available."""
     return await admin.list_groups(ctx, portal=True)
+
+
+@router.get("/config")
+async def portal_config(ctx: Ctx) -> dict[str, Any]:
+    """What the end-user pages may offer here: email (the transcript), the largest attachment."""
+    return {"email": outbox.email_enabled(ctx), "max_attachment_bytes": ctx.settings.max_attachment_bytes}
 
 
 @router.post("/offline-messages", status_code=201, response_model=OfflineMessageOut)
