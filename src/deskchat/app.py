@@ -31,6 +31,7 @@ from deskchat.api.routes import (
     portal,
     requesters,
     requests,
+    search,
     web,
     webhooks,
 )
@@ -44,6 +45,7 @@ from deskchat.realtime.hub import Hub
 from deskchat.services import assign, missed, presence, sender, sso
 from deskchat.services import chats as chat_service
 from deskchat.services import ops as ops_service
+from deskchat.services import search as search_service
 from deskchat.services.auth import ensure_first_admin
 from deskchat.services.context import Context, SqlStore
 from deskchat.services.messages import MessageWriter
@@ -98,6 +100,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
              asyncio.create_task(_every(settings.sweep_interval_seconds, ctx.assigner.soon_async),
                                  name="auto-assign-sweep"),
              asyncio.create_task(_every(5.0, lambda: ops_service.refresh_desk_metrics(ctx)), name="desk-metrics"),
+             asyncio.create_task(_every(settings.search_index_seconds, lambda: search_service.index_pending(ctx)),
+                                 name="search-indexer"),
              asyncio.create_task(_every(presence.heartbeat_interval(settings.presence_ttl_seconds),
                                         lambda: presence.heartbeat(ctx, hub.present_technicians())),
                                  name="presence-heartbeat")]
@@ -150,7 +154,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                      "the WebSocket protocol is described in docs/api.md.")
     app.state.settings = settings
     errors.install(app)
-    for module in (auth, portal, chats, attachments, desk, requests, requesters, canned, admin, webhooks, ops, web):
+    for module in (auth, portal, chats, attachments, desk, search, requests, requesters, canned, admin, webhooks,
+                   ops, web):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

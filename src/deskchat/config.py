@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     # known requesters
     identity_secret: str | None = Field(default=None, min_length=32)  # HS256 key the company portal signs with
+    search_index_seconds: float = Field(default=1.0, gt=0)  # how soon new text is searchable
     # email and webhooks (the outbox)
     smtp_host: str | None = None  # unset: email is off
     smtp_port: int = Field(default=587, ge=1, le=65535)

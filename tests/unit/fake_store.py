@@ -28,6 +28,7 @@ from deskchat.storage.people import PeopleRepository
 from deskchat.storage.reports import ReportRepository
 from deskchat.storage.repositories import Repositories
 from deskchat.storage.requests import RequestRepository
+from deskchat.storage.search import SearchRepository
 from deskchat.storage.settings import SettingsRepository
 from deskchat.storage.signins import SignInRepository
 from tests.unit.fake_tables import (
@@ -310,7 +311,8 @@ class FakeStore:
                             cast(RequestRepository, FakeRequests(self)), cast(CannedRepository, _NotFaked(self)),
                             cast(SettingsRepository, _NotFaked(self)), cast(SignInRepository, _NotFaked(self)),
                             cast(AttachmentRepository, _NotFaked(self)), cast(OutboxRepository, FakeOutbox(self)),
-                            cast(WebhookRepository, FakeWebhooks(self)), cast(ReportRepository, _NotFaked(self)))
+                            cast(WebhookRepository, FakeWebhooks(self)), cast(ReportRepository, _NotFaked(self)),
+                            cast(SearchRepository, _NotFaked(self)))
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[Repositories]:

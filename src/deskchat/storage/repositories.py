@@ -13,6 +13,7 @@ from deskchat.storage.outbox import OutboxRepository, WebhookRepository
 from deskchat.storage.people import PeopleRepository
 from deskchat.storage.reports import ReportRepository
 from deskchat.storage.requests import RequestRepository
+from deskchat.storage.search import SearchRepository
 from deskchat.storage.settings import SettingsRepository
 from deskchat.storage.signins import SignInRepository
 
@@ -31,6 +32,7 @@ class Repositories:
     outbox: OutboxRepository
     webhooks: WebhookRepository
     reports: ReportRepository
+    search: SearchRepository
 
     @staticmethod
     def on(conn: AsyncConnection) -> Repositories:
@@ -38,4 +40,4 @@ class Repositories:
         return Repositories(ChatRepository(conn), PeopleRepository(conn), RequestRepository(conn),
                             CannedRepository(conn), SettingsRepository(conn), SignInRepository(conn),
                             AttachmentRepository(conn), OutboxRepository(conn), WebhookRepository(conn),
-                            ReportRepository(conn))
+                            ReportRepository(conn), SearchRepository(conn))

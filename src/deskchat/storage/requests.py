@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from deskchat.domain.chat import Rating
@@ -107,7 +107,9 @@ class RequestRepository:
         return await self.list_requests(where, limit)
 
     async def update_request(self, request_id: int, values: dict[str, Any]) -> None:
-        """Change stored fields of a request."""
+        """Change stored fields of a request (a new subject is news for the search index)."""
+        if "subject" in values:
+            values = {**values, "content_changed_at": values.get("updated_at", func.now())}
         await self._conn.execute(update(requests).where(requests.c.id == request_id).values(**values))
 
     async def insert_note(self, request_id: int, author: Author, body: str,
@@ -116,6 +118,7 @@ class RequestRepository:
         values = {"request_id": request_id, "author_kind": author.kind, "author_id": author.id,
                   "author_name": author.name, "body": body, "created_at": now}
         result = await self._conn.execute(insert(notes).values(**values).returning(notes.c.id))
+        await self._conn.execute(update(requests).where(requests.c.id == request_id).values(content_changed_at=now))
         return Note(id=int(result.scalar_one()), request_id=request_id, author=author, body=body, created_at=now)
 
     async def list_notes(self, request_id: int, after: int | None, limit: int) -> list[Note]:

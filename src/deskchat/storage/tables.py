@@ -125,6 +125,7 @@ chats = Table(
     Column("picked_up_at", UTCDateTime(), nullable=True),
     Column("ended_at", UTCDateTime(), nullable=True),
     Column("first_group_id", Integer, nullable=True),  # the group it was started in (reports); transfers move group_id
+    Column("indexed_seq", Integer, nullable=False, server_default="0"),  # the search index has the text up to here
     Column("rating_score", Integer, nullable=True),
     Column("rating_comment", Text, nullable=True),
     Column("rated_at", UTCDateTime(), nullable=True),
@@ -175,6 +176,8 @@ requests = Table(
     Column("chat_id", ForeignKey("chats.id", ondelete="SET NULL"), nullable=True, unique=True),
     _created(),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("content_changed_at", UTCDateTime(), nullable=True),  # subject, description or a note changed
+    Column("indexed_at", UTCDateTime(), nullable=True),  # the search index has its text as of then
 )
 
 notes = Table(
@@ -284,4 +287,17 @@ whispers = Table(
     Column("author_name", String(200), nullable=False),
     Column("body", Text, nullable=False),
     _created(),
+)
+
+# The search index's documents: a request (subject, description, notes) or a chat (its text messages).
+# SQLite: an FTS5 table with this as external content, kept in sync by triggers; PostgreSQL: a generated
+# tsvector column with a GIN index. Both made by migration 0008.
+search_documents = Table(
+    "search_documents", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(10), nullable=False),  # request | chat
+    Column("ref_id", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    UniqueConstraint("kind", "ref_id", name="uq_search_documents_kind_ref_id"),
 )
