@@ -41,3 +41,7 @@ bench-profile: bench-deps
 		--out bench/results/profile-run.json --command "make bench-profile" $(BENCH_ARGS)
 	for f in bench/results/profile-chats-*.txt; do $(PY) bench/profile_summary.py $$f \
 		> $${f%.txt}.summary.txt; done
+
+.PHONY: bench-search
+bench-search: bench-deps
+	$(PY) bench/search.py $(BENCH_ARGS)
