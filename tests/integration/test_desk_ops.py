@@ -128,6 +128,8 @@ async def test_a_whisper_reaches_technicians_and_admins_never_the_requester_nor_
     assert [m["seq"] for m in timeline] == list(range(1, len(timeline) + 1))
     assert not [m for m in timeline if "broke it" in m["body"]]
     await owner_api.ok("POST", f"/chats/{chat['id']}/end")
+    assert_problem(await owner_api.request("POST", f"/chats/{chat['id']}/whispers", json={"body": "late"}), 409,
+                   "invalid_state")
     request = await owner_api.ok("POST", f"/chats/{chat['id']}/request", 201, json={})
     assert "broke it" not in request["description"] and "Be patient" not in request["description"]
 

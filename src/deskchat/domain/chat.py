@@ -190,6 +190,8 @@ class Chat:
         self.ensure_readable(actor)
         if not isinstance(actor, Technician) or not (actor.is_admin or self.is_participant(actor)):
             raise Forbidden("Only technicians taking part in this chat, and admins, may whisper in it.")
+        if not self.state.is_open:
+            raise InvalidState(f"The chat is {self.state.value}; whispers are for chats that go on.")
 
     def check_rating(self, actor: Actor, score: int, comment: str | None) -> None:
         """The chat's requester rates it once, after it ended (a missed chat has nothing to rate)."""

@@ -1,15 +1,21 @@
-// Admin pages (/admin): groups, technicians, canned messages, settings.
+// Admin pages (/admin): groups, technicians, canned messages, settings, webhooks, monitor, reports.
 import { createApi, fetchAll } from "./lib/api.js";
 import { signIn } from "./lib/auth.js";
 import { hoursSummary, readHours, setupHoursForm, showHours, showHoursErrors } from "./admin/hours.js";
+import { Monitor } from "./admin/monitor.js";
+import { Reports } from "./admin/reports.js";
+import { Webhooks } from "./admin/webhooks.js";
 import { byId, createNotifier, el, linkify, replaceChildren } from "./lib/dom.js";
 
 const api = createApi();
 const notify = createNotifier(byId("notice"));
 const SCOPE_LABELS = { global: "Global", group: "Group", personal: "Personal" };
-const SECTIONS = ["groups", "technicians", "canned", "settings"];
+const SECTIONS = ["groups", "technicians", "canned", "settings", "webhooks", "monitor", "reports"];
+const ROUTING_LABELS = { broadcast: "Pick Up", auto_assign: "Auto-assign" };
 const data = { groups: [], techs: [], canned: [], me: null };
 const editing = { group: null, tech: null, canned: null };
+// Sections with something live (auto refresh, a socket): told when they are shown and hidden.
+const live = {};
 
 const groupName = (id) => data.groups.find((g) => g.id === id)?.name || `Group ${id}`;
 
@@ -21,6 +27,7 @@ function showSection() {
     if (link.dataset.section === name) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+  for (const [section, module] of Object.entries(live)) module.setShown(section === name);
 }
 
 function actionButton(label, name, handler, extra = "") {
@@ -41,6 +48,22 @@ async function guarded(work, success) {
   }
 }
 
+/** A message beside a field (its `<id>-error` box), or none. */
+function fieldError(id, text) {
+  const input = byId(id);
+  const box = byId(`${id}-error`);
+  input.setAttribute("aria-invalid", "true");
+  box.textContent = String(text);
+  box.hidden = false;
+}
+
+function clearFieldError(id) {
+  byId(id).removeAttribute("aria-invalid");
+  const box = byId(`${id}-error`);
+  box.textContent = "";
+  box.hidden = true;
+}
+
 // ---- groups ----
 
 async function loadGroups() {
@@ -52,6 +75,7 @@ async function loadGroups() {
       el("td", { className: "strong" }, g.name),
       el("td", {}, g.description || ""),
       el("td", {}, String(g.online_technicians ?? 0)),
+      el("td", {}, ROUTING_LABELS[g.routing || "broadcast"] || g.routing),
       el("td", { className: "small" }, hoursSummary(g.business_hours)),
       el(
         "td",
@@ -61,8 +85,9 @@ async function loadGroups() {
       ),
     ),
   );
-  replaceChildren(byId("groups-rows"), rows.length ? rows : emptyRow(5, "No groups yet."));
+  replaceChildren(byId("groups-rows"), rows.length ? rows : emptyRow(6, "No groups yet."));
   fillGroupChoices();
+  live.reports?.setGroups(data.groups);
 }
 
 function emptyRow(span, text) {
@@ -74,6 +99,8 @@ function editGroup(group) {
   byId("group-form-title").textContent = `Edit group “${group.name}”`;
   byId("group-name").value = group.name;
   byId("group-description").value = group.description || "";
+  byId("group-routing").value = group.routing || "broadcast";
+  clearFieldError("group-routing");
   showHours(group.business_hours || null);
   byId("group-submit").textContent = "Save Group";
   byId("group-cancel").hidden = false;
@@ -83,6 +110,7 @@ function editGroup(group) {
 function resetGroupForm() {
   editing.group = null;
   byId("group-form").reset();
+  clearFieldError("group-routing");
   showHours(null);
   byId("group-form-title").textContent = "Add a group";
   byId("group-submit").textContent = "Add Group";
@@ -99,13 +127,20 @@ async function saveGroup(event) {
   }
   const body = { name: byId("group-name").value.trim(), description: byId("group-description").value.trim() };
   const group = editing.group;
-  // Business hours go with a PATCH, and only when they changed (a new group: right after creating it).
+  // Business hours and routing go with a PATCH, and only when they changed (a new group: right after
+  // creating it).
   const hoursChanged = JSON.stringify(hours.hours) !== JSON.stringify(group?.business_hours ?? null);
-  if (group && hoursChanged) body.business_hours = hours.hours;
+  const routing = byId("group-routing").value;
+  const routingChanged = routing !== (group?.routing || "broadcast");
+  const later = {};
+  if (hoursChanged) later.business_hours = hours.hours;
+  if (routingChanged) later.routing = routing;
+  if (group) Object.assign(body, later);
+  clearFieldError("group-routing");
   let saved = group;
   try {
     saved = group ? await api.patch(`/groups/${group.id}`, body) : await api.post("/groups", body);
-    if (!group && hoursChanged) saved = await api.patch(`/groups/${saved.id}`, { business_hours: hours.hours });
+    if (!group && Object.keys(later).length) saved = await api.patch(`/groups/${saved.id}`, later);
   } catch (err) {
     groupError(err, saved);
     return;
@@ -117,9 +152,13 @@ async function saveGroup(event) {
 
 /** A refused save: field errors of the hours beside their fields, the rest in the notice. */
 function groupError(err, saved) {
-  const { rest, first } = showHoursErrors(err.problem?.errors);
+  const errors = { ...(err.problem?.errors || {}) };
+  const routingError = errors.routing;
+  delete errors.routing;
+  if (routingError) fieldError("group-routing", routingError);
+  const { rest, first } = showHoursErrors(errors);
   notify(rest ? `${err.message} (${rest})` : err.message);
-  first?.focus();
+  (first || (routingError ? byId("group-routing") : null))?.focus();
   if (saved && !editing.group) {
     // The group was created and only its hours were refused: go on editing it.
     editing.group = saved;
@@ -169,10 +208,15 @@ async function loadTechs() {
       el("td", {}, t.role === "admin" ? "Admin" : "Technician"),
       el("td", {}, (t.group_ids || []).map(groupName).join(", ") || "—"),
       el("td", {}, techStatus(t)),
+      el("td", {}, maxChatsText(t)),
       el("td", { className: "row-actions" }, actionButton("Edit", t.name, () => editTech(t)), activeButton(t, nameId)),
     );
   });
-  replaceChildren(byId("techs-rows"), rows.length ? rows : emptyRow(6, "No technicians yet."));
+  replaceChildren(byId("techs-rows"), rows.length ? rows : emptyRow(7, "No technicians yet."));
+}
+
+function maxChatsText(tech) {
+  return Number.isInteger(tech.max_chats) ? String(tech.max_chats) : "No limit";
 }
 
 async function setActive(tech, active, button) {
@@ -225,6 +269,8 @@ function editTech(tech) {
   byId("tech-email").value = tech.email;
   byId("tech-password").value = "";
   byId("tech-role").value = tech.role;
+  byId("tech-max-chats").value = Number.isInteger(tech.max_chats) ? String(tech.max_chats) : "";
+  clearFieldError("tech-max-chats");
   for (const input of byId("tech-groups").querySelectorAll("input")) {
     input.checked = (tech.group_ids || []).includes(Number(input.value));
   }
@@ -236,6 +282,7 @@ function editTech(tech) {
 function resetTechForm() {
   editing.tech = null;
   byId("tech-form").reset();
+  clearFieldError("tech-max-chats");
   byId("tech-form-title").textContent = "Add a technician";
   byId("tech-submit").textContent = "Add Technician";
   byId("tech-cancel").hidden = true;
@@ -257,14 +304,44 @@ async function saveTech(event) {
     byId("tech-password").focus();
     return;
   }
-  const ok = await guarded(
-    () => (tech ? api.patch(`/technicians/${tech.id}`, body) : api.post("/technicians", body)),
-    tech ? "Technician saved." : "Technician added.",
-  );
+  clearFieldError("tech-max-chats");
+  const max = readMaxChats();
+  if (!max.ok) {
+    fieldError("tech-max-chats", "Enter a whole number from 1 to 50, or leave it empty for no limit.");
+    byId("tech-max-chats").focus();
+    return;
+  }
+  // Sent only when it says something: a new technician with a limit, or a limit that changed.
+  if (tech ? max.value !== (tech.max_chats ?? null) : max.value !== null) body.max_chats = max.value;
+  let ok = true;
+  try {
+    await (tech ? api.patch(`/technicians/${tech.id}`, body) : api.post("/technicians", body));
+    notify(tech ? "Technician saved." : "Technician added.", { kind: "ok" });
+  } catch (err) {
+    ok = false;
+    const errors = { ...(err.problem?.errors || {}) };
+    const maxError = Object.entries(errors).find(([field]) => /max_chats/.test(field));
+    if (maxError) {
+      fieldError("tech-max-chats", maxError[1]);
+      delete errors[maxError[0]];
+      byId("tech-max-chats").focus();
+    }
+    const rest = Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join("; ");
+    notify(rest ? `${err.message} (${rest})` : err.message);
+  }
   if (ok) {
     resetTechForm();
     await loadTechs();
   }
+}
+
+/** The Max chats field: {ok, value: null (no limit) | 1..50}. */
+function readMaxChats() {
+  const text = byId("tech-max-chats").value.trim();
+  if (!text) return { ok: true, value: null };
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > 50) return { ok: false, value: null };
+  return { ok: true, value };
 }
 
 // ---- canned messages ----
@@ -364,15 +441,37 @@ async function loadSettings() {
   const settings = await api.get("/settings");
   byId("missed-conversion").checked = Boolean(settings.missed_chat_conversion);
   byId("missed-timeout").value = String(settings.missed_chat_timeout_seconds);
+  byId("forward-email").value = settings.request_forward_email || "";
 }
 
 async function saveSettings(event) {
   event.preventDefault();
+  clearFieldError("forward-email");
+  const forward = byId("forward-email");
+  if (forward.value.trim() && !forward.checkValidity()) {
+    fieldError("forward-email", "Enter an email address, or leave it empty to forward nothing.");
+    forward.focus();
+    return;
+  }
   const body = {
     missed_chat_conversion: byId("missed-conversion").checked,
     missed_chat_timeout_seconds: Number(byId("missed-timeout").value),
+    request_forward_email: forward.value.trim() || null,
   };
-  await guarded(() => api.patch("/settings", body), "Settings saved.");
+  try {
+    const saved = await api.patch("/settings", body);
+    if (saved) byId("forward-email").value = saved.request_forward_email || "";
+    notify("Settings saved.", { kind: "ok" });
+  } catch (err) {
+    const errors = { ...(err.problem?.errors || {}) };
+    if (errors.request_forward_email) {
+      fieldError("forward-email", errors.request_forward_email);
+      delete errors.request_forward_email;
+      forward.focus();
+    }
+    const rest = Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join("; ");
+    notify(rest ? `${err.message} (${rest})` : err.message);
+  }
 }
 
 // ---- boot ----
@@ -405,10 +504,13 @@ async function boot() {
   const body = byId("admin-body");
   body.append(byId("admin-sections").content.cloneNode(true));
   body.hidden = false;
+  live.webhooks = new Webhooks({ api, notify });
+  live.monitor = new Monitor({ api, notify });
+  live.reports = new Reports({ api, notify });
   bind();
   showSection();
   await guarded(loadGroups);
-  await Promise.all([guarded(loadTechs), guarded(loadCanned), guarded(loadSettings)]);
+  await Promise.all([guarded(loadTechs), guarded(loadCanned), guarded(loadSettings), guarded(() => live.webhooks.load())]);
 }
 
 boot();

@@ -37,6 +37,10 @@ const state = {
   uploader: null,
   score: 0, // the rating chosen, before Send Rating
   composerSpot: null, // stands in for the composer while the offline form is on the page
+  // GET /portal/config: {email, max_attachment_bytes}; email null until known (or when the server has no
+  // such endpoint: the button shows and a 409 email_disabled says email is not set up).
+  config: { email: null },
+  transcriptSent: false,
 };
 
 const api = createApi({ bearer: () => state.token });
@@ -77,6 +81,9 @@ const ui = {
   ratingComment: byId("rating-comment"),
   ratingSubmit: byId("rating-submit"),
   ratingDone: byId("rating-done"),
+  transcriptEmail: byId("transcript-email"),
+  transcriptEmailButton: byId("transcript-email-button"),
+  transcriptEmailDone: byId("transcript-email-done"),
   composer: byId("composer"),
   message: byId("message"),
   uploads: byId("uploads"),
@@ -540,6 +547,9 @@ function enterChat(chat, { remember = true } = {}) {
   state.files?.clear();
   state.files = new AttachmentStore({ token: () => state.token });
   state.score = 0;
+  state.transcriptSent = false;
+  ui.transcriptEmailDone.hidden = true;
+  ui.transcriptEmailButton.hidden = false;
   state.chat = chat;
   state.messages = [];
   state.keep = remember; // a finished chat opened from My Chats is only looked at
@@ -706,8 +716,58 @@ function showEnded() {
       : "Thank you for contacting the service desk. You can save a copy of this conversation.";
   }
   showRating();
+  showTranscriptEmail();
   ui.waiting.hidden = true;
   ui.timeline.scrollTop = ui.timeline.scrollHeight;
+}
+
+// ---- transcript by email ----------------------------------------------------------
+
+async function loadConfig() {
+  try {
+    const config = await api.get("/portal/config");
+    state.config = { ...state.config, ...(config || {}) };
+  } catch (err) {
+    // An older server without /portal/config: offer the button, the server says if email is off.
+  }
+  showTranscriptEmail();
+}
+
+/** After the end (not a missed chat, which is emailed anyway): Email me the transcript, when email is on. */
+function showTranscriptEmail() {
+  const ended = state.chat?.state === "ended" && !ui.ended.hidden;
+  ui.transcriptEmail.hidden = !ended || state.config.email === false;
+  ui.transcriptEmailButton.hidden = state.transcriptSent;
+}
+
+async function emailTranscript() {
+  const chat = state.chat;
+  if (!chat) return;
+  ui.transcriptEmailButton.disabled = true;
+  try {
+    await api.post(`/chats/${chat.id}/transcript-email`);
+    if (state.chat !== chat) return;
+    const email = chat.requester?.email || state.requester?.email || "";
+    state.transcriptSent = true;
+    ui.transcriptEmailButton.hidden = true;
+    ui.transcriptEmailDone.textContent = email
+      ? `We sent the transcript to ${email}.`
+      : "We sent the transcript to your email address.";
+    ui.transcriptEmailDone.hidden = false;
+    ui.transcriptEmailDone.focus();
+  } catch (err) {
+    if (err.type === "email_disabled") {
+      state.config.email = false;
+      ui.transcriptEmailButton.hidden = true;
+      ui.transcriptEmailDone.textContent =
+        "Email is not set up on this service desk, so we cannot send the transcript. Use Save transcript instead.";
+      ui.transcriptEmailDone.hidden = false;
+    } else {
+      notify(err.message);
+    }
+  } finally {
+    ui.transcriptEmailButton.disabled = false;
+  }
 }
 
 // ---- rating ----------------------------------------------------------------------
@@ -861,6 +921,11 @@ function closeChat() {
   ui.ratingForm.hidden = true;
   ui.ratingDone.hidden = true;
   ui.ratingComment.value = "";
+  state.transcriptSent = false;
+  ui.transcriptEmail.hidden = true;
+  ui.transcriptEmailButton.hidden = false;
+  ui.transcriptEmailDone.hidden = true;
+  ui.transcriptEmailDone.textContent = "";
   ui.waiting.hidden = true;
   ui.composer.hidden = false;
   ui.endChat.hidden = false;
@@ -911,6 +976,7 @@ async function boot() {
   ui.startForm.addEventListener("submit", submitStart);
   byId("offline-again").addEventListener("click", offlineAgain);
   ui.ratingForm.addEventListener("submit", sendRating);
+  ui.transcriptEmailButton.addEventListener("click", emailTranscript);
   for (const button of ui.ratingForm.querySelectorAll(".rating__score")) {
     button.addEventListener("click", () => chooseScore(Number(button.dataset.score)));
   }
@@ -940,6 +1006,7 @@ async function boot() {
   ui.signOut.addEventListener("click", signOut);
   state.storage = openStorage();
   const identity = waitForIdentity(); // listening before the first await
+  loadConfig();
   if (identity) ui.headerStatus.textContent = "Signing you in…";
   await establishRequester(identity);
   const stored = loadStored();

@@ -5,6 +5,7 @@ import { Canned } from "./console/canned.js";
 import { Composer } from "./console/composer.js";
 import { Details } from "./console/details.js";
 import { OfflineNotices } from "./console/offline.js";
+import { placeInTimeline, Whispers } from "./console/whispers.js";
 import { createApi, fetchAll, fetchMessagesAfter, query } from "./lib/api.js";
 import { AttachmentStore, Uploader } from "./lib/attachments.js";
 import { signIn } from "./lib/auth.js";
@@ -14,6 +15,7 @@ import { SeqTimeline } from "./lib/timeline.js";
 import { LiveSocket } from "./lib/ws.js";
 
 const TYPING_SHOWN_MS = 4000;
+const READER_REFRESH_MS = 5000; // a chat open here that we are not in gets no message frames: look again
 const STATUS_LABELS = { online: "Online", away: "Away", offline: "Offline" };
 
 const api = createApi();
@@ -62,12 +64,19 @@ let canned;
 let details;
 let composer;
 let offline;
+let whispers;
 
 const groupName = (id) => state.groups.get(id)?.name || (id ? `Group ${id}` : "No group");
 const techName = (id) => state.techs.get(id)?.name || (id === state.me?.id ? state.me.name : `Technician ${id}`);
 const current = () => state.chats.get(state.selectedId) || null;
 const isParticipant = (chat) => (chat.participant_ids || []).includes(state.me.id);
 const isOpen = (chat) => chat.state === "active" && isParticipant(chat);
+const isAdmin = () => state.me?.role === "admin";
+// Whispers: participant technicians and admins, while the chat is active.
+const canWhisper = (chat) => chat.state === "active" && (isParticipant(chat) || isAdmin());
+// Email Transcript: during or after the chat, for its technicians and admins.
+const canEmailTranscript = (chat) =>
+  chat.state !== "waiting" && (isParticipant(chat) || isAdmin() || chat.owner_id === state.me?.id);
 
 // ---- reference data ----
 
@@ -106,7 +115,11 @@ function addView(chat, { fill = true } = {}) {
     onMessage: (message, { live }) => showMessage(view, message, live),
   });
   state.chats.set(chat.id, view);
-  if (fill) view.timeline.fill();
+  if (isParticipant(chat)) view.wasIn = true;
+  if (fill) {
+    view.timeline.fill();
+    whispers.load(view);
+  }
   if (chat.request_id) details.loadRequest(view);
   renderList();
   return view;
@@ -143,7 +156,7 @@ function showMessage(view, message, live) {
   const box = ui.host;
   const nearBottom = selected && box.scrollHeight - box.scrollTop - box.clientHeight < 140;
   const item = renderMessage(message, { kind: "technician", id: state.me.id }, { files: view.files, onError: notify });
-  view.list.append(item);
+  placeInTimeline(view.list, item, message.created_at);
   const own = isOwn(message, { kind: "technician", id: state.me.id });
   const stick = selected && (nearBottom || own || !live);
   if (stick) box.scrollTop = box.scrollHeight;
@@ -159,6 +172,19 @@ function showMessage(view, message, live) {
   }
 }
 
+/** A whisper was put in a chat's timeline: keep the open chat scrolled, count it as unread elsewhere. */
+function whisperShown(view, item, { live, own }) {
+  const selected = state.selectedId === view.chat.id;
+  const box = ui.host;
+  if (selected && (own || !live || box.scrollHeight - box.scrollTop - box.clientHeight < 140 + item.offsetHeight)) {
+    box.scrollTop = box.scrollHeight;
+  }
+  if (live && !own && (!selected || document.hidden)) {
+    view.unread += 1;
+    renderList();
+  }
+}
+
 /** A chat snapshot from a frame or an action's answer. */
 function applyChat(chat) {
   if (chat.state === "waiting") alerts.add(chat);
@@ -170,6 +196,7 @@ function applyChat(chat) {
   }
   const previousRequest = view.chat.request_id;
   view.chat = chat;
+  if (isParticipant(chat)) view.wasIn = true;
   if (chat.request_id && chat.request_id !== previousRequest) details.loadRequest(view);
   if (chat.state !== "active") setTyping(view, "");
   renderList();
@@ -244,6 +271,7 @@ function select(chatId) {
   state.selectedId = chatId;
   view.unread = 0;
   if (!view.timeline.loaded && !view.timeline.filling) view.timeline.fill();
+  if (!view.whispers?.loaded) whispers.load(view);
   showPane(view);
   ui.host.replaceChildren(view.list);
   ui.host.scrollTop = ui.host.scrollHeight;
@@ -266,18 +294,19 @@ function renderPane(view) {
   ui.subtitle.textContent = `${chat.subject || ""} · ${groupName(chat.group_id)}`;
   ui.convert.hidden = !(open && !chat.request_id);
   ui.addRequest.hidden = !(chat.state === "ended" && !chat.request_id);
-  ui.more.parentElement.hidden = !open;
+  // More Actions: the chat's actions while we are in it; Whisper for admins reading it; Email Transcript after the end.
+  ui.more.parentElement.hidden = !(open || canWhisper(chat) || canEmailTranscript(chat));
   ui.endSession.hidden = !open;
   for (const node of [ui.message, ui.send, ui.cannedOpen, ui.attach]) node.disabled = !open;
   ui.message.placeholder = open ? "Write a reply…" : "This chat is closed";
   ui.composer.classList.toggle("is-disabled", !open);
-  const note = stateNote(chat);
+  const note = stateNote(chat, view);
   ui.stateNote.hidden = !note;
   ui.stateNote.textContent = note;
   ui.typing.textContent = view.typing;
 }
 
-function stateNote(chat) {
+function stateNote(chat, view = null) {
   if (chat.state === "ended") {
     const when = chat.ended_at ? ` at ${formatTime(chat.ended_at)}` : "";
     return chat.request_id
@@ -285,7 +314,11 @@ function stateNote(chat) {
       : `This chat ended${when}. Use Add as Request to keep it as an incident request.`;
   }
   if (chat.state === "missed") return `This chat was missed${chat.request_id ? ` and became request #${chat.request_id}` : ""}.`;
-  if (chat.state === "active" && !isParticipant(chat)) return "You are no longer in this chat.";
+  if (chat.state === "active" && !isParticipant(chat)) {
+    return view?.wasIn || !isAdmin()
+      ? "You are no longer in this chat."
+      : "You are not in this chat: you can read it and whisper to its technicians.";
+  }
   if (chat.state === "waiting") return "This chat is waiting to be picked up.";
   return "";
 }
@@ -421,6 +454,8 @@ function onHello() {
   state.socket.send(Object.keys(chats).length ? { type: "resume", chats } : { type: "ping" });
   composer.resendPending();
   refreshWaiting();
+  // Whispers sent while the connection was down (those already shown are skipped).
+  for (const view of state.chats.values()) if (view.whispers?.loaded && view.chat.state === "active") whispers.load(view);
 }
 
 function onFrame(frame) {
@@ -446,6 +481,9 @@ function onFrame(frame) {
       if (view) details.addLiveNote(view, frame.data);
       break;
     }
+    case "whisper":
+      whispers.accept(frame.chat_id, frame.data);
+      break;
     case "typing":
       onTyping(frame);
       break;
@@ -535,7 +573,26 @@ async function boot() {
     insert: (text, from) => composer.insert(text, from),
     notify,
   });
-  new ChatActions({ api, me: () => state.me, current, applyChat, notify, groupName });
+  whispers = new Whispers({
+    api,
+    me: () => state.me,
+    current,
+    view: (id) => state.chats.get(id),
+    notify,
+    canWhisper,
+    shown: whisperShown,
+  });
+  new ChatActions({
+    api,
+    me: () => state.me,
+    current,
+    applyChat,
+    notify,
+    groupName,
+    canWhisper,
+    canEmailTranscript,
+    whisper: () => whispers.open(),
+  });
   offline = new OfflineNotices({ onArrive: () => alerts.chime() });
   new Uploader(
     {
@@ -554,6 +611,23 @@ async function boot() {
   await loadChats();
   connect();
   canned.loadAll();
+  // /console?chat=<id> (a request's chat on /requests) opens that chat.
+  const wanted = Number(new URLSearchParams(location.search).get("chat"));
+  if (Number.isInteger(wanted) && wanted > 0) openChat(wanted);
+  setInterval(refreshReading, READER_REFRESH_MS);
+}
+
+/** The open chat is active but we are not in it (an admin reading it): no frames bring its messages. */
+async function refreshReading() {
+  const view = current();
+  if (!view || view.chat.state !== "active" || isParticipant(view.chat) || document.hidden) return;
+  view.timeline.fill();
+  try {
+    const chat = await api.get(`/chats/${view.chat.id}`);
+    if (state.chats.get(chat.id) === view) applyChat(chat);
+  } catch {
+    /* shown as it was; the next round tries again */
+  }
 }
 
 boot();

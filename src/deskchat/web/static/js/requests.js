@@ -86,6 +86,8 @@ async function openFromHash() {
   renderList();
 }
 
+const CHAT_LINK = Symbol("chat link");
+
 function renderDetail(request, notes) {
   ui.empty.hidden = true;
   ui.detail.hidden = false;
@@ -96,10 +98,14 @@ function renderDetail(request, notes) {
     SOURCE_LABELS[request.source] || request.source,
     `${request.requester?.name || ""} <${request.requester?.email || ""}>`,
     group ? `Group: ${group}` : null,
-    request.chat_id ? `Chat ${request.chat_id}` : null,
+    request.chat_id ? CHAT_LINK : null,
     formatDateTime(request.created_at),
   ].filter(Boolean);
-  byId("detail-meta").textContent = meta.join(" · ");
+  // The chat behind the request opens in the console (its transcript, and its whispers for technicians).
+  const parts = meta.map((part) =>
+    part === CHAT_LINK ? el("a", { href: `/console?chat=${request.chat_id}` }, `Chat ${request.chat_id}`) : part,
+  );
+  replaceChildren(byId("detail-meta"), parts.flatMap((part, i) => (i ? [" · ", part] : [part])));
   ui.detailStatus.value = request.status;
   // How the requester rated the chat behind this request (request.chat_rating), if they did.
   const rating = request.chat_rating;

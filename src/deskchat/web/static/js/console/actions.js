@@ -1,9 +1,12 @@
-// Chat actions behind "More Actions" (invite, transfer) and "End Session".
+// Chat actions behind "More Actions" (invite, transfer, leave, Email Transcript, Whisper) and "End Session".
 import { fetchAll } from "../lib/api.js";
 import { byId, el, replaceChildren } from "../lib/dom.js";
 
 export class ChatActions {
-  /** ctx: {api, me(), current() -> chat view, applyChat(chat), notify, groupName(id)} */
+  /**
+   * ctx: {api, me(), current() -> chat view, applyChat(chat), notify, groupName(id), canWhisper(chat),
+   *       canEmailTranscript(chat), whisper(): opens the whisper form}
+   */
   constructor(ctx) {
     this.ctx = ctx;
     this.more = byId("more");
@@ -18,6 +21,8 @@ export class ChatActions {
     byId("invite-open").addEventListener("click", () => this.openInvite());
     byId("transfer-open").addEventListener("click", () => this.openTransfer());
     byId("leave-chat").addEventListener("click", () => this.leave());
+    byId("email-transcript").addEventListener("click", () => this.emailTranscript());
+    byId("whisper-open").addEventListener("click", () => this.ctx.whisper());
     byId("invite-form").addEventListener("submit", (e) => this.invite(e));
     byId("transfer-form").addEventListener("submit", (e) => this.transfer(e));
     byId("end-session").addEventListener("click", () => this.endDialog.showModal());
@@ -52,11 +57,19 @@ export class ChatActions {
   }
 
   openMenu() {
-    // The owner transfers; an invited technician may leave.
+    // The owner transfers; an invited technician may leave; after the end only Email Transcript is left.
     const view = this.ctx.current();
-    const owner = view && view.chat.owner_id === this.ctx.me().id;
-    byId("transfer-open").parentElement.hidden = !owner && this.ctx.me().role !== "admin";
-    byId("leave-chat").parentElement.hidden = !view || owner;
+    const me = this.ctx.me();
+    const chat = view?.chat;
+    const active = chat?.state === "active";
+    const inChat = Boolean(chat && (chat.participant_ids || []).includes(me.id));
+    const owner = Boolean(chat && chat.owner_id === me.id);
+    const admin = me.role === "admin";
+    byId("invite-open").parentElement.hidden = !(active && (inChat || admin));
+    byId("transfer-open").parentElement.hidden = !(active && (owner || admin));
+    byId("leave-chat").parentElement.hidden = !(active && inChat && !owner);
+    byId("email-transcript").parentElement.hidden = !(chat && this.ctx.canEmailTranscript(chat));
+    byId("whisper-open").parentElement.hidden = !(chat && this.ctx.canWhisper(chat));
     this.menu.hidden = false;
     this.more.setAttribute("aria-expanded", "true");
     this.menu.querySelector("li:not([hidden]) [role=menuitem]")?.focus();
@@ -75,9 +88,17 @@ export class ChatActions {
     return techs.filter((t) => t.id !== me.id && t.online !== false);
   }
 
+  /** A refusal inside the open dialog (the page's notice sits behind a modal dialog), e.g. 409 at_capacity. */
+  dialogError(name, text) {
+    const box = byId(`${name}-error`);
+    box.textContent = text || "";
+    box.hidden = !text;
+  }
+
   async openInvite() {
     const view = this.ctx.current();
     if (!view) return;
+    this.dialogError("invite", "");
     const box = byId("invite-options");
     replaceChildren(box, el("p", { className: "muted" }, "Loading…"));
     this.inviteDialog.showModal();
@@ -130,6 +151,7 @@ export class ChatActions {
       this.ctx.applyChat(chat);
       this.ctx.notify("Invitation sent.", { kind: "ok" });
     } catch (err) {
+      this.dialogError("invite", err.message);
       this.ctx.notify(err.message);
     }
   }
@@ -139,6 +161,7 @@ export class ChatActions {
   async openTransfer() {
     const view = this.ctx.current();
     if (!view) return;
+    this.dialogError("transfer", "");
     const box = byId("transfer-options");
     replaceChildren(box, el("p", { className: "muted" }, "Loading…"));
     this.transferDialog.showModal();
@@ -189,6 +212,7 @@ export class ChatActions {
       this.ctx.applyChat(chat);
       this.ctx.notify("Chat transferred.", { kind: "ok" });
     } catch (err) {
+      this.dialogError("transfer", err.message);
       this.ctx.notify(err.message);
     }
   }
@@ -201,6 +225,21 @@ export class ChatActions {
     try {
       this.ctx.applyChat(await this.ctx.api.post(`/chats/${view.chat.id}/leave`));
       this.ctx.notify("You left the chat.", { kind: "info" });
+    } catch (err) {
+      this.ctx.notify(err.message);
+    }
+  }
+
+  // ---- transcript by email ----
+
+  async emailTranscript() {
+    const view = this.ctx.current();
+    if (!view) return;
+    const chat = view.chat;
+    try {
+      await this.ctx.api.post(`/chats/${chat.id}/transcript-email`);
+      const email = chat.requester?.email;
+      this.ctx.notify(email ? `Transcript emailed to ${email}.` : "Transcript emailed to the requester.", { kind: "ok" });
     } catch (err) {
       this.ctx.notify(err.message);
     }
