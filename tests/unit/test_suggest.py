@@ -21,7 +21,7 @@ def test_words_are_letters_and_digits_only_so_no_query_syntax_survives() -> None
 
 def test_stems_and_stopwords() -> None:
     assert stem("printers") == "printer" and stem("printing") == "print" and stem("gas") == "gas"
-    assert terms("Hello, my printer is not printing {requester_name}!") == ["printer", "print"]
+    assert terms("Hello {{requester.name}}, my printer is not printing {requester_name}!") == ["printer", "print"]
     assert query_terms(["first printer", "then vpn"]) == ["vpn", "first", "printer"]  # "then" is a stopword
 
 

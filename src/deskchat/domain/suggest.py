@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from deskchat.domain.canned import CannedMessage
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+_PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}|\{[a-z_.]+\}")  # {{requester.name}} and the like
 _STOPWORDS = """a about after again all am an and any are as at be been before being but by can could
 did do does doing don for from had has have having he her here hers him his how i if in into is it its just me
 my no not now of off on once only or other our out over own please same she should so some such than that the

@@ -1,10 +1,13 @@
-// Technician console (/console): alerts, several chats, composer, actions and the side panel.
+// Technician console (/console): alerts, several chats, composer, actions, the side panel (with suggestions)
+// and search.
 import { Alerts } from "./console/alerts.js";
 import { ChatActions } from "./console/actions.js";
 import { Canned } from "./console/canned.js";
 import { Composer } from "./console/composer.js";
 import { Details } from "./console/details.js";
 import { OfflineNotices } from "./console/offline.js";
+import { Search } from "./console/search.js";
+import { Suggestions } from "./console/suggestions.js";
 import { placeInTimeline, Whispers } from "./console/whispers.js";
 import { createApi, fetchAll, fetchMessagesAfter, query } from "./lib/api.js";
 import { AttachmentStore, Uploader } from "./lib/attachments.js";
@@ -65,6 +68,7 @@ let details;
 let composer;
 let offline;
 let whispers;
+let suggestions;
 
 const groupName = (id) => state.groups.get(id)?.name || (id ? `Group ${id}` : "No group");
 const techName = (id) => state.techs.get(id)?.name || (id === state.me?.id ? state.me.name : `Technician ${id}`);
@@ -165,6 +169,7 @@ function showMessage(view, message, live) {
     if (stick && state.selectedId === view.chat.id) box.scrollTop = box.scrollHeight;
   });
   if (message.author?.kind !== "system" && !own) setTyping(view, "");
+  if (live && message.author?.kind === "requester") suggestions?.requesterWrote(view.chat.id);
   if (live && !own && (!selected || document.hidden)) {
     view.unread += 1;
     renderList();
@@ -195,6 +200,7 @@ function applyChat(chat) {
     return;
   }
   const previousRequest = view.chat.request_id;
+  const couldAct = isOpen(view.chat);
   view.chat = chat;
   if (isParticipant(chat)) view.wasIn = true;
   if (chat.request_id && chat.request_id !== previousRequest) details.loadRequest(view);
@@ -203,6 +209,8 @@ function applyChat(chat) {
   if (state.selectedId === chat.id) {
     renderPane(view);
     details.render(view);
+    suggestions.render(view);
+    if (!couldAct && isOpen(chat)) suggestions.opened(view);
   }
 }
 
@@ -251,9 +259,19 @@ async function openChat(chatId) {
   else notify("This chat cannot be opened.");
 }
 
+/** A chat found by Search: the one in the list if we hold it, else fetched and opened like /console?chat=<id>. */
+function openFromSearch(chatId) {
+  if (state.chats.has(chatId)) {
+    select(chatId);
+    return Promise.resolve();
+  }
+  return openChat(chatId);
+}
+
 function closeView(chatId) {
   state.chats.get(chatId)?.files.clear();
   state.chats.delete(chatId);
+  suggestions.forget(chatId);
   if (state.selectedId === chatId) {
     state.selectedId = null;
     showPane(null);
@@ -277,6 +295,7 @@ function select(chatId) {
   ui.host.scrollTop = ui.host.scrollHeight;
   composer.load(view.draft);
   renderList();
+  suggestions.opened(view);
   if (!ui.message.disabled) ui.message.focus();
 }
 
@@ -285,6 +304,7 @@ function showPane(view) {
   ui.pane.hidden = !view;
   if (view) renderPane(view);
   details.render(view);
+  suggestions.render(view);
 }
 
 function renderPane(view) {
@@ -594,6 +614,13 @@ async function boot() {
     whisper: () => whispers.open(),
   });
   offline = new OfflineNotices({ onArrive: () => alerts.chime() });
+  suggestions = new Suggestions({
+    api,
+    current,
+    canUse: isOpen,
+    insertCanned: (item) => canned.insertSuggested(item),
+  });
+  new Search({ api, openChat: openFromSearch });
   new Uploader(
     {
       token: () => null,

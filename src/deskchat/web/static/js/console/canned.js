@@ -22,6 +22,9 @@ export class Canned {
     this.search = byId("canned-search");
     this.category = byId("canned-category");
     this.list = byId("canned-list");
+    // The picker's box is "Search" only while the picker is open: otherwise the top bar's Search is the one.
+    this.searchLabel = this.dialog.querySelector('label[for="canned-search"]');
+    this.searchLabel?.removeAttribute("for");
     this.suggestList = byId("shortcut-list");
     this.suggestions = [];
     this.active = 0;
@@ -63,11 +66,15 @@ export class Canned {
       }
     });
     this.list.addEventListener("keydown", (event) => this.listKeys(event));
-    this.dialog.addEventListener("close", () => this.composer.focus());
+    this.dialog.addEventListener("close", () => {
+      this.searchLabel?.removeAttribute("for");
+      this.composer.focus();
+    });
   }
 
   async open() {
     this.search.value = "";
+    this.searchLabel?.setAttribute("for", "canned-search");
     this.dialog.showModal();
     this.search.focus();
     await this.loadAll(true);
@@ -142,7 +149,14 @@ export class Canned {
       this.notify(`Could not fill in the canned message: ${err.message}`);
     }
     if (this.dialog.open) this.dialog.close();
-    this.insert(body, replaceFrom);
+    if (body) this.insert(body, replaceFrom);
+  }
+
+  /** A suggested canned message ({id, title}): filled in for the open chat exactly like one chosen in the picker. */
+  insertSuggested(suggestion) {
+    // The raw body (placeholders unfilled) is only what goes in should the server not fill it in.
+    const known = this.all.find((c) => c.id === suggestion.id);
+    return this.choose(known || { ...suggestion, body: "" });
   }
 
   // ---- "/shortcut" suggestions ----

@@ -66,6 +66,32 @@ export function linkify(text) {
   return fragment;
 }
 
+/**
+ * Plain text with some ranges wrapped in <mark>, built from text nodes only (the text is never parsed as markup).
+ * `ranges` are [start, end) offsets in characters (code points, as the API counts them, so an emoji is one);
+ * out-of-range, empty or overlapping ones are clipped or skipped.
+ */
+export function highlighted(text, ranges) {
+  const chars = Array.from(String(text ?? ""));
+  const spans = (Array.isArray(ranges) ? ranges : [])
+    .map((r) => [Math.max(0, Math.floor(Number(r?.[0]))), Math.min(chars.length, Math.floor(Number(r?.[1])))])
+    .filter(([start, end]) => Number.isFinite(start) && Number.isFinite(end) && end > start)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const fragment = document.createDocumentFragment();
+  let at = 0;
+  for (const [from, end] of spans) {
+    if (end <= at) continue;
+    const start = Math.max(from, at);
+    if (start > at) fragment.append(document.createTextNode(chars.slice(at, start).join("")));
+    const mark = document.createElement("mark");
+    mark.textContent = chars.slice(start, end).join("");
+    fragment.append(mark);
+    at = end;
+  }
+  if (at < chars.length) fragment.append(document.createTextNode(chars.slice(at).join("")));
+  return fragment;
+}
+
 function safeHttpUrl(candidate) {
   try {
     const parsed = new URL(candidate);
