@@ -11,7 +11,6 @@ OIDC := tests/support/oidc
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[test,bench]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)

@@ -150,6 +150,25 @@ async def test_queue_positions_move_up_on_requester_sockets_of_other_processes(d
         assert frame["data"]["queue_position"] == expected
 
 
+async def test_an_attachment_uploaded_on_one_process_downloads_from_another(desks: list[Desk]) -> None:
+    group = await desks[0].group()
+    _, tech_api, tech_sock = await desks[1].technician([group["id"]])
+    chat, visitor = await desks[0].start_chat(group["id"], "Screenshot attached")
+    await tech_api.ok("POST", f"/chats/{chat['id']}/pickup")
+    data = bytes(range(256)) * 4096  # 1 MiB: four chunks
+    uploaded = await visitor.request("POST", f"/chats/{chat['id']}/attachments",
+                                     files={"file": ("dump.bin", data, "application/octet-stream")})
+    assert uploaded.status_code == 201, uploaded.text
+    attachment = uploaded.json()["attachment"]
+    assert tech_sock is not None
+    frame = await tech_sock.wait_for(lambda f: f["type"] == "message" and f["data"]["kind"] == "attachment", 5)
+    assert frame["data"]["attachment"] == attachment
+    for desk in desks:  # every process reads the bytes from the database
+        api = desk.api(tech_api.token)
+        got = await api.request("GET", f"/attachments/{attachment['id']}")
+        assert got.status_code == 200 and got.content == data
+
+
 async def test_auto_assign_on_three_processes_never_overfills_a_technician_nor_gives_a_chat_two_owners(
         desks: list[Desk]) -> None:
     group = await desks[0].group()
