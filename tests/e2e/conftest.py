@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import socket
@@ -200,3 +201,39 @@ def screenshots_dir() -> Path | None:
     path.mkdir(parents=True, exist_ok=True)
     return path
 
+
+
+@contextlib.contextmanager
+def people(browser: Any, base_url: str, *, own_pages_only: bool = False,
+           accept_dialogs: bool = False) -> Iterator[Callable[[], Any]]:
+    """Pages on ``base_url``, each in a browser context of its own (one per person), closed afterwards.
+
+    Content-Security-Policy violations and uncaught script errors fail the test: on every page, or with
+    ``own_pages_only`` on this server's pages only (an identity provider's login page is not ours).
+    """
+    contexts: list[Any] = []
+    problems: list[str] = []
+
+    def make() -> Any:
+        context = browser.new_context(viewport=VIEWPORT, base_url=base_url)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        if accept_dialogs:
+            page.on("dialog", lambda d: d.accept())
+
+        def watch(msg: Any) -> None:
+            ours = not own_pages_only or page.url.startswith(base_url)
+            if ours and ("Content Security Policy" in msg.text or "Refused to" in msg.text):
+                problems.append(f"CSP: {msg.text}")
+
+        page.on("console", watch)
+        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+        return page
+
+    try:
+        yield make
+    finally:
+        for context in contexts:
+            context.close()
+    assert problems == [], problems

@@ -18,7 +18,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 from playwright.sync_api import FrameLocator, Page, expect
 
-from tests.e2e.conftest import VIEWPORT
+from tests.e2e.conftest import people
 from tests.e2e.helpers import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -86,26 +86,8 @@ def identity_server() -> Iterator[Server]:
 @pytest.fixture
 def person(browser: Any, identity_server: Server) -> Iterator[Callable[[], Page]]:
     """A page in its own browser context; CSP violations and uncaught errors fail the test."""
-    contexts: list[Any] = []
-    problems: list[str] = []
-
-    def watch_console(msg: Any) -> None:
-        if "Content Security Policy" in msg.text or "Refused to" in msg.text:
-            problems.append(f"CSP: {msg.text}")
-
-    def make() -> Page:
-        context = browser.new_context(viewport=VIEWPORT, base_url=identity_server.base_url)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("console", watch_console)
-        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert problems == [], problems
+    with people(browser, identity_server.base_url) as make:
+        yield make
 
 
 def open_widget(page: Page, portal_url: str, token: str) -> FrameLocator:

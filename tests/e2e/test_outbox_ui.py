@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from tests.e2e.conftest import VIEWPORT
+from tests.e2e.conftest import people
 from tests.e2e.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, TECH_PASSWORD, Server, api_ok, console_login, send, unique
 from tests.e2e.helpers import start_chat as fill_start_form
 from tests.support.mail_server import MailServer, body_of
@@ -56,27 +56,8 @@ def outbox() -> Iterator[Outbox]:
 @pytest.fixture
 def person(browser: Any, outbox: Outbox) -> Iterator[Callable[[], Page]]:
     """A page in its own browser context; CSP violations and uncaught errors fail the test."""
-    contexts: list[Any] = []
-    problems: list[str] = []
-
-    def watch_console(msg: Any) -> None:
-        if "Content Security Policy" in msg.text or "Refused to" in msg.text:
-            problems.append(f"CSP: {msg.text}")
-
-    def make() -> Page:
-        context = browser.new_context(viewport=VIEWPORT, base_url=outbox.server.base_url)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("dialog", lambda d: d.accept())
-        page.on("console", watch_console)
-        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert problems == [], problems
+    with people(browser, outbox.server.base_url, accept_dialogs=True) as make:
+        yield make
 
 
 def admin_login(page: Page) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import VIEWPORT
+from tests.e2e.conftest import people
 from tests.e2e.helpers import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -49,24 +49,9 @@ def sso_server() -> Iterator[Server]:
 
 @pytest.fixture
 def person(browser: Any, sso_server: Server) -> Iterator[Callable[[], Page]]:
-    """A page in its own browser context; CSP violations and uncaught errors on deskchat's pages fail the test."""
-    contexts: list[Any] = []
-    problems: list[str] = []
-
-    def make() -> Page:
-        context = browser.new_context(viewport=VIEWPORT, base_url=sso_server.base_url)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("console", lambda msg: problems.append(f"CSP: {msg.text}") if page.url.startswith(
-            sso_server.base_url) and ("Content Security Policy" in msg.text or "Refused to" in msg.text) else None)
-        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert problems == [], problems
+    """A page in its own browser context; CSP violations and uncaught errors fail the test."""
+    with people(browser, sso_server.base_url, own_pages_only=True) as make:
+        yield make
 
 
 def provider_login(page: Page, login: str) -> None:

@@ -30,7 +30,7 @@ from tests.support.server import Server, sqlite_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 SEED = 20261202
-BUDGET_SECONDS = 45  # per caller (make test must stay under 15 minutes; the fuzzing is seeded and time-boxed)
+BUDGET_SECONDS = 30  # per caller (make test must stay under 15 minutes; the fuzzing is seeded and time-boxed)
 MAX_EXAMPLES = 15  # per operation and turn of a phase
 SCHEMATHESIS = [sys.executable, "-m", "schemathesis.cli"]  # its CLI, from this environment
 # calls that only succeed with the caller's rights: some must have succeeded in the caller's run
