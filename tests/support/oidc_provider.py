@@ -59,8 +59,19 @@ class OidcProvider:
         except OSError:
             return ""
 
-    def start(self, timeout: float = 20.0) -> OidcProvider:
-        """Start the provider and wait until it prints ``READY <issuer>``."""
+    def start(self, timeout: float = 30.0) -> OidcProvider:
+        """Start the provider and wait until it prints ``READY <issuer>`` (once more on a new port if it did not)."""
+        try:
+            return self._start(timeout)
+        except RuntimeError as first:
+            self.port = free_port()
+            self.issuer = f"http://127.0.0.1:{self.port}"
+            try:
+                return self._start(timeout)
+            except RuntimeError as second:
+                raise second from first
+
+    def _start(self, timeout: float) -> OidcProvider:
         if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
             raise RuntimeError(f"{PROVIDER_DIR / 'node_modules'} is missing: run `make test` (or "
                                "`make oidc-provider`), which installs the test OpenID provider with npm ci")
@@ -83,11 +94,16 @@ class OidcProvider:
             if self.process.poll() is not None:
                 raise RuntimeError(f"oidc-provider exited with {self.process.returncode}:\n{self.output()}")
             time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"oidc-provider did not print {ready!r} within {timeout:.0f} s:\n{self.output()}")
+        seen = f"stdout: {self.stdout_path.read_text(errors='replace')[-2000:]}\nstderr: {self.output()[-2000:]}"
+        self._terminate()
+        raise RuntimeError(f"oidc-provider did not print {ready!r} within {timeout:.0f} s:\n{seen}")
 
     def stop(self) -> None:
         """Stop the provider (SIGTERM, then SIGKILL if it lingers) and wait until it is gone."""
+        self._terminate()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _terminate(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -95,7 +111,6 @@ class OidcProvider:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
-        shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> OidcProvider:
         return self.start()

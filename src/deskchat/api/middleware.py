@@ -49,11 +49,26 @@ class HeadersAndMetrics:
 UPLOAD_PATH = re.compile(r"^/api/v1/chats/[0-9]+/attachments$")
 
 
+DRAIN_BYTES = 4 * 1024 * 1024  # of a too-large body, read and dropped before the 413 (larger ones: cut off)
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 class BodyLimit:
     """Request bodies above ``max_bytes`` get 413 payload_too_large before anything parses them.
 
-    A declared Content-Length over the limit is refused unread; a body sent without one (chunked) is
-    counted as it arrives, and the application sees a disconnect once it goes over, so it stores nothing.
+    A declared Content-Length over the limit is refused before the application runs; a body sent without one
+    (chunked) is counted as it arrives, and the application sees a disconnect once it goes over, so it stores
+    nothing. Up to DRAIN_BYTES of the refused body are read and dropped first, so a client that is still sending
+    gets the 413 instead of a reset connection.
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int, upload_bytes: int | None = None) -> None:
@@ -68,18 +83,23 @@ class BodyLimit:
         limit = self.upload_bytes if UPLOAD_PATH.match(scope["path"]) else self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
+            if int(declared) <= DRAIN_BYTES:  # a client still sending would miss the answer (connection reset)
+                await _drain(receive, DRAIN_BYTES)
             await self._refuse(send, limit)
             return
-        received, too_large, started = 0, False, False
+        received, too_large, started, more = 0, False, False, True
 
         async def counting_receive() -> Message:
-            nonlocal received, too_large
+            nonlocal received, too_large, more
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                more = bool(message.get("more_body", False))
                 if received > limit:
                     too_large = True
                     return {"type": "http.disconnect"}
+            else:
+                more = False
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -95,6 +115,8 @@ class BodyLimit:
             if not too_large:
                 raise
         if too_large and not started:
+            if more:  # read (and drop) the rest a little way, so a client still sending gets the answer
+                await _drain(receive, DRAIN_BYTES)
             await self._refuse(send, limit)
 
     async def _refuse(self, send: Send, limit: int) -> None:
